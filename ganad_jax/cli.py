@@ -1,0 +1,150 @@
+"""The `ganad` command: train, evaluate and score runs, list detectors and data sets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXIT_BAD_INPUT = 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ganad_jax import runs
+
+    spec = runs.make_spec(args.model, args.data, args.seed, args.set, progress=not args.quiet)
+    out = Path(args.out or f"runs/{args.model}-{args.data.replace(':', '_')}-seed{args.seed}")
+    report = runs.train_run(spec, out, resume=args.resume, overwrite=args.overwrite)
+    _print_report(report, out)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ganad_jax import runs
+
+    spec, _ = runs.load_spec(Path(args.run_dir))
+    if args.oracle:
+        import dataclasses
+
+        spec = dataclasses.replace(
+            spec, evaluation=dataclasses.replace(spec.evaluation, oracle=True)
+        )
+    report = runs.evaluate_run(spec, Path(args.run_dir))
+    _print_report(report, Path(args.run_dir))
+    return 0
+
+
+def _print_report(report: dict, out: Path) -> None:
+    print(
+        f"{report['model']} on {report['data']} ({report['protocol']}), seed {report['seed']}: "
+        f"AUROC {report['auroc']:.4f}  AUPRC {report['auprc']:.4f}  "
+        f"F1 {report['f1']:.4f} at threshold {report['threshold']:.4g} "
+        f"({report['threshold_source']})"
+    )
+    print(f"report: {out / 'report.md'}")
+
+
+def _score(args: argparse.Namespace) -> int:
+    from ganad_jax import runs
+    from ganad_jax.evaluate import make_scorer, score_dataset
+    from ganad_jax.files import read_inputs
+
+    run_dir = Path(args.run_dir)
+    spec, saved = runs.load_spec(run_dir)
+    report_path = run_dir / "report.json"
+    if not report_path.exists():
+        raise runs.RunError(f"{run_dir} has no report.json: evaluate it first (ganad evaluate)")
+    report = json.loads(report_path.read_text())
+    x = read_inputs([Path(f) for f in args.files], tuple(saved["input_shape"]), resize=args.resize)
+    state = runs.restore_state(spec, run_dir, np.zeros((1, *saved["input_shape"]), np.float32))
+    scores = score_dataset(
+        make_scorer(spec.detector, spec.config), state, x, spec.config.batch_size
+    )
+    for path, value in zip(args.files, scores.value, strict=True):
+        flagged = bool(value > report["threshold"])
+        if args.json:
+            print(json.dumps({"file": path, "score": float(value), "anomaly": flagged}))
+        else:
+            print(f"{path}\t{value:.6g}\t{'anomaly' if flagged else 'normal'}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from ganad_jax import data, detectors
+
+    print("detectors:")
+    for name in detectors.names():
+        d = detectors.get(name)
+        print(f"  {name:16s} {'/'.join(d.modalities):8s} {d.description}")
+    print("data sets:")
+    for name in data.names():
+        s = data.get(name)
+        print(f"  {name:16s} {s.modality:8s} {s.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `ganad` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="ganad", description="GAN-based anomaly detectors in JAX: train, evaluate, score."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a detector on a data set, evaluate, write a report")
+    train.add_argument("model", help="detector name (see `ganad list`)")
+    train.add_argument(
+        "--data", default="mnist-embedded", help="data set name (default: mnist-embedded)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, data option or training option (repeatable)",
+    )
+    train.add_argument("--out", help="run folder (default: runs/MODEL-DATA-seedN)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    evaluate = sub.add_parser("evaluate", help="re-score a trained run and rewrite its report")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument(
+        "--oracle",
+        action="store_true",
+        help="add labelled oracle metrics (thresholds from test labels)",
+    )
+    evaluate.set_defaults(func=_evaluate)
+
+    score = sub.add_parser("score", help="score new inputs with a trained run and its threshold")
+    score.add_argument("run_dir")
+    score.add_argument("files", nargs="+", help="images (PNG/JPEG) or .npy arrays")
+    score.add_argument("--resize", action="store_true", help="resize images to the run's size")
+    score.add_argument("--json", action="store_true", help="one JSON object per line")
+    score.set_defaults(func=_score)
+
+    lister = sub.add_parser("list", help="list detectors and data sets")
+    lister.set_defaults(func=_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `ganad` command; bad input exits with status 2 and one line on stderr."""
+    from ganad_jax.data import DataError
+    from ganad_jax.runs import RunError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (RunError, DataError) as err:
+        print(f"ganad: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

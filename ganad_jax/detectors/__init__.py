@@ -1,0 +1,177 @@
+"""The detector contract and the registry.
+
+A detector is a frozen config dataclass plus three pure functions over pytrees:
+
+- ``init(config, key, sample_batch) -> State``
+- ``train_step(config, state, batch, key) -> (State, metrics)``, jitted once by the trainer with the
+  config closed over and the state donated
+- ``score(config, state, batch) -> Scores``, per-example score heads (BatchNorm in inference mode,
+  so a sample's score never depends on its neighbours)
+
+The trainer, the CLI, the tests and the benchmarks iterate over the registry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@flax.struct.dataclass
+class State:
+    """Training state: per-network params, BatchNorm statistics and optimizer states, and the step."""
+
+    step: jnp.ndarray
+    params: dict[str, Any]
+    batch_stats: dict[str, Any]
+    opt_state: dict[str, Any]
+
+
+@flax.struct.dataclass
+class Scores:
+    """Per-example score heads, the name of the default head, and optional per-pixel outputs.
+
+    `anomaly_map` is (N, H, W) for image detectors; `reconstruction` is the detector's rendering of
+    the input (N, H, W, C) where it has one, for reports.
+    """
+
+    heads: dict[str, jnp.ndarray]
+    default: str = flax.struct.field(pytree_node=False)
+    anomaly_map: jnp.ndarray | None = None
+    reconstruction: jnp.ndarray | None = None
+
+    @property
+    def value(self) -> jnp.ndarray:
+        """The default head: the score used for metrics and thresholds."""
+        return self.heads[self.default]
+
+
+@dataclasses.dataclass(frozen=True)
+class Detector:
+    """A registered detector: its config class, its three functions and what data it accepts.
+
+    `tiny` holds config overrides that make the networks small, for tests and smoke benchmarks.
+    """
+
+    name: str
+    config_cls: type
+    init: Callable[..., State]
+    train_step: Callable[..., tuple[State, dict[str, jnp.ndarray]]]
+    score: Callable[..., Scores]
+    modalities: tuple[str, ...]
+    description: str
+    tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+_DETECTORS: dict[str, Detector] = {}
+_MODULES = ("ganomaly",)
+
+
+def register(detector: Detector) -> Detector:
+    """Add a detector to the registry under its name."""
+    _DETECTORS[detector.name] = detector
+    return detector
+
+
+def _load_all() -> None:
+    for module in _MODULES:
+        importlib.import_module(f"ganad_jax.detectors.{module}")
+
+
+def names() -> list[str]:
+    """Names of all registered detectors."""
+    _load_all()
+    return sorted(_DETECTORS)
+
+
+def get(name: str) -> Detector:
+    """The detector registered as `name`; KeyError with the known names otherwise."""
+    _load_all()
+    if name not in _DETECTORS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_DETECTORS))}")
+    return _DETECTORS[name]
+
+
+def make_optimizer(config: Any, network: str) -> optax.GradientTransformation:
+    """The optimizer of `network`: the user's optax transformation from `config.optimizers` if
+    given, else Adam with the config's learning rate and betas (the papers' choice)."""
+    custom = getattr(config, "optimizers", None) or {}
+    if network in custom:
+        return custom[network]
+    return optax.adam(config.lr, b1=config.beta1, b2=config.beta2)
+
+
+def apply_updates(
+    config: Any, network: str, params: Any, opt_state: Any, grads: Any
+) -> tuple[Any, Any]:
+    """One optimizer update of `network`'s params; returns (params, opt_state)."""
+    updates, opt_state = make_optimizer(config, network).update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """JSON-serialisable view of a config; optax transformations and callables become their names."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        return f"<{type(value).__name__}>"
+
+    return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+class ConfigError(ValueError):
+    """A config key that does not exist or a value of the wrong type."""
+
+
+def parse_value(config_cls: type, key: str, text: str) -> Any:
+    """Parse `text` as the value of field `key` of `config_cls`, by the field's declared type."""
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    if key not in fields:
+        raise ConfigError(
+            f"{config_cls.__name__} has no field {key!r}; fields: {', '.join(sorted(fields))}"
+        )
+    hint = typing.get_type_hints(config_cls)[key]
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = hint if origin is None else (args[0] if len(args) == 1 else origin)
+    try:
+        if base is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if base in (int, float, str):
+            return base(text)
+        if base in (Mapping, dict) or typing.get_origin(base) in (Mapping, dict):
+            pairs = [item.split(":", 1) for item in text.split(",") if item]
+            return {name.strip(): float(value) for name, value in pairs}
+        if base in (tuple,) or typing.get_origin(base) is tuple:
+            return tuple(int(v) for v in text.split(",") if v)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{key} expects {getattr(base, '__name__', base)}, got {text!r}"
+        ) from None
+    raise ConfigError(f"{key} cannot be set from the command line")
+
+
+@jax.jit
+def tree_is_finite(tree: Any) -> jnp.ndarray:
+    """True when every floating leaf of `tree` is finite."""
+    leaves = [
+        jnp.all(jnp.isfinite(x))
+        for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(x.dtype, jnp.floating)
+    ]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)

@@ -1,0 +1,269 @@
+"""Honest evaluation: batch-invariant scoring, metrics, thresholds with provenance, reports, plots.
+
+Thresholds are fitted on validation (held-back training normals) or training scores, never on test.
+Oracle metrics (best F1 over test thresholds, top-k at the known anomaly ratio) are computed only on
+request and are labelled "oracle" wherever they appear.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn import metrics as skm
+
+from ganad_jax.detectors import Detector, Scores, State
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreArrays:
+    """Scores of a whole data set as numpy arrays (maps and reconstructions only if kept)."""
+
+    heads: dict[str, np.ndarray]
+    default: str
+    anomaly_map: np.ndarray | None = None
+    reconstruction: np.ndarray | None = None
+
+    @property
+    def value(self) -> np.ndarray:
+        """The default head."""
+        return self.heads[self.default]
+
+
+def make_scorer(detector: Detector, config: Any) -> Callable[[State, jnp.ndarray], Scores]:
+    """The detector's score function, jitted once with the config closed over."""
+    return jax.jit(lambda state, batch: detector.score(config, state, batch))
+
+
+def score_dataset(
+    scorer: Callable[[State, jnp.ndarray], Scores],
+    state: State,
+    x: np.ndarray,
+    batch_size: int,
+    keep_maps: bool = False,
+) -> ScoreArrays:
+    """Score `x` in fixed-size batches; the last batch is padded (with copies of its first row) and
+    the padding dropped, so every sample is scored and one compiled shape serves all batches."""
+    if len(x) == 0:
+        raise ValueError("nothing to score: the data set is empty")
+    heads: dict[str, list[np.ndarray]] = {}
+    maps, recons = [], []
+    default = None
+    for start in range(0, len(x), batch_size):
+        chunk = x[start : start + batch_size]
+        real = len(chunk)
+        if real < batch_size:
+            pad = np.repeat(chunk[:1], batch_size - real, axis=0)
+            chunk = np.concatenate([chunk, pad])
+        out = scorer(state, jnp.asarray(chunk))
+        default = out.default
+        for name, value in jax.device_get(out.heads).items():
+            heads.setdefault(name, []).append(np.asarray(value)[:real])
+        if keep_maps and out.anomaly_map is not None:
+            maps.append(np.asarray(out.anomaly_map)[:real])
+        if keep_maps and out.reconstruction is not None:
+            recons.append(np.asarray(out.reconstruction)[:real])
+    return ScoreArrays(
+        heads={k: np.concatenate(v) for k, v in heads.items()},
+        default=default,
+        anomaly_map=np.concatenate(maps) if maps else None,
+        reconstruction=np.concatenate(recons) if recons else None,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Threshold:
+    """A decision threshold (score > value is an anomaly) and where it came from."""
+
+    value: float
+    source: str
+
+
+def fit_threshold(scores: np.ndarray, quantile: float, source: str) -> Threshold:
+    """The `quantile` of normal scores (`source` names them, e.g. "validation normals")."""
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"threshold quantile must be in (0, 1), got {quantile}")
+    if len(scores) == 0:
+        raise ValueError(f"cannot fit a threshold on an empty set ({source})")
+    value = float(np.quantile(scores, quantile))
+    return Threshold(value, f"{source}, {quantile:g} quantile (n={len(scores)})")
+
+
+def ranking_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """AUROC and AUPRC (average precision, anomalies positive)."""
+    labels = np.asarray(labels).astype(int)
+    if labels.min() == labels.max():
+        raise ValueError("the test set must hold both normal and anomalous samples")
+    return {
+        "auroc": float(skm.roc_auc_score(labels, scores)),
+        "auprc": float(skm.average_precision_score(labels, scores)),
+    }
+
+
+def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision, recall and F1 of `scores > threshold` against `labels`."""
+    predicted = np.asarray(scores) > threshold
+    p, r, f, _ = skm.precision_recall_fscore_support(
+        np.asarray(labels).astype(int), predicted.astype(int), average="binary", zero_division=0
+    )
+    return {"precision": float(p), "recall": float(r), "f1": float(f)}
+
+
+def oracle_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Metrics that look at test labels to choose a threshold (labelled oracle; opt-in only):
+    best F1 over all test thresholds, and F1 with the top-k scores flagged at the known ratio."""
+    labels = np.asarray(labels).astype(int)
+    precision, recall, _ = skm.precision_recall_curve(labels, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    k = int(labels.sum())
+    top_k = np.zeros_like(labels)
+    top_k[np.argsort(-np.asarray(scores), kind="stable")[:k]] = 1
+    _, _, f_top, _ = skm.precision_recall_fscore_support(labels, top_k, average="binary")
+    return {"oracle_best_f1": float(f1.max()), "oracle_top_k_f1": float(f_top)}
+
+
+def evaluate_scores(
+    labels: np.ndarray, test: ScoreArrays, threshold: Threshold, oracle: bool = False
+) -> dict[str, Any]:
+    """All metrics of the default head, plus AUROC/AUPRC of every head."""
+    result: dict[str, Any] = {
+        **ranking_metrics(labels, test.value),
+        **threshold_metrics(labels, test.value, threshold.value),
+        "threshold": threshold.value,
+        "threshold_source": threshold.source,
+        "score_head": test.default,
+        "heads": {name: ranking_metrics(labels, values) for name, values in test.heads.items()},
+    }
+    if oracle:
+        result["oracle"] = oracle_metrics(labels, test.value)
+    return result
+
+
+def write_report(run_dir: Path, report: dict[str, Any]) -> None:
+    """report.json (machine-readable) and report.md (for people) in the run folder."""
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    lines = [
+        f"# {report['model']} on {report['data']} ({report['protocol']}), seed {report['seed']}",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for key in ("auroc", "auprc", "precision", "recall", "f1", "threshold"):
+        lines.append(f"| {key} | {report[key]:.4f} |")
+    lines += [
+        "",
+        f"Threshold source: {report['threshold_source']}. Score head: `{report['score_head']}`.",
+        "",
+        "| head | AUROC | AUPRC |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {m['auroc']:.4f} | {m['auprc']:.4f} |" for name, m in report["heads"].items()
+    ]
+    if "oracle" in report:
+        lines += [
+            "",
+            "Oracle metrics (thresholds chosen with test labels; not for model selection):",
+        ]
+        lines += [f"- {k}: {v:.4f}" for k, v in report["oracle"].items()]
+    lines += ["", f"Training time: {report['train_seconds']:.1f} s.", ""]
+    lines += [f"![{name}](plots/{name}.png)" for name in report.get("plots", [])]
+    (run_dir / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def plot_report(
+    out_dir: Path,
+    labels: np.ndarray,
+    test: ScoreArrays,
+    threshold: Threshold,
+    inputs: np.ndarray | None = None,
+) -> list[str]:
+    """ROC and PR curves, score histograms by label and, for images, a grid of inputs,
+    reconstructions and anomaly maps of the most and least anomalous test samples; returns names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = np.asarray(labels).astype(int)
+    scores = test.value
+    written = []
+
+    fpr, tpr, _ = skm.roc_curve(labels, scores)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot(fpr, tpr, label=f"AUROC {skm.auc(fpr, tpr):.3f}")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.5)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    ax.legend(loc="lower right")
+    fig.savefig(out_dir / "roc.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    written.append("roc")
+
+    precision, recall, _ = skm.precision_recall_curve(labels, scores)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot(recall, precision, label=f"AP {skm.average_precision_score(labels, scores):.3f}")
+    ax.axhline(labels.mean(), color="k", ls="--", lw=0.5)
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall")
+    ax.legend(loc="lower left")
+    fig.savefig(out_dir / "pr.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    written.append("pr")
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    bins = np.histogram_bin_edges(scores, bins=50)
+    ax.hist(scores[labels == 0], bins=bins, alpha=0.6, label="normal", density=True)
+    ax.hist(scores[labels == 1], bins=bins, alpha=0.6, label="anomaly", density=True)
+    ax.axvline(threshold.value, color="k", ls="--", lw=1, label="threshold")
+    ax.set(xlabel=f"score ({test.default})", ylabel="density", title="Test scores by label")
+    ax.legend()
+    fig.savefig(out_dir / "histogram.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    written.append("histogram")
+
+    if inputs is not None and inputs.ndim == 4:
+        _plot_examples(out_dir / "examples.png", inputs, labels, test)
+        written.append("examples")
+    return written
+
+
+def _plot_examples(path: Path, inputs: np.ndarray, labels: np.ndarray, test: ScoreArrays) -> None:
+    import matplotlib.pyplot as plt
+
+    order = np.argsort(test.value, kind="stable")
+    picks = list(order[-6:][::-1]) + list(order[:6])
+    rows = [("input", inputs)]
+    if test.reconstruction is not None:
+        rows.append(("reconstruction", test.reconstruction))
+    if test.anomaly_map is not None:
+        rows.append(("anomaly map", test.anomaly_map))
+    fig, axes = plt.subplots(len(rows), len(picks), figsize=(1.3 * len(picks), 1.4 * len(rows)))
+    axes = np.atleast_2d(axes)
+    for col, i in enumerate(picks):
+        for row, (name, images) in enumerate(rows):
+            ax = axes[row, col]
+            image = images[i]
+            if image.ndim == 3 and image.shape[-1] == 1:
+                image = image[..., 0]
+            if name == "anomaly map":
+                ax.imshow(image, cmap="inferno")
+            else:
+                ax.imshow(np.clip((image + 1) / 2, 0, 1), cmap="gray" if image.ndim == 2 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(name, fontsize=7)
+            if row == 0:
+                tag = "anomaly" if labels[i] else "normal"
+                ax.set_title(f"{tag}\n{test.value[i]:.3g}", fontsize=6)
+    fig.suptitle(
+        "Most anomalous (left six) and least anomalous (right six) test samples", fontsize=8
+    )
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)

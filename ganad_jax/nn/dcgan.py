@@ -1,0 +1,78 @@
+"""DCGAN encoder, decoder and discriminator for any power-of-two image size >= 16 and any channel
+count (Radford et al. 2016, in the form GANomaly's code uses): 4x4 stride-2 convolutions halve the
+size down to 4x4, a final 4x4 valid convolution maps to the latent vector; the decoder mirrors it."""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from ganad_jax.nn.layers import Conv, ConvTranspose
+
+BN_MOMENTUM = 0.9
+"""Running-average momentum of BatchNorm, PyTorch's 0.1 in Flax's convention."""
+
+
+def check_image_size(size: int) -> int:
+    """The number of stride-2 stages for an image size; raises unless size is a power of two >= 16."""
+    if size < 16 or size & (size - 1):
+        raise ValueError(f"image size must be a power of two >= 16, got {size}")
+    return int(math.log2(size)) - 2
+
+
+def batch_norm(train: bool) -> nn.BatchNorm:
+    """BatchNorm with PyTorch's momentum and epsilon; batch statistics only when training."""
+    return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=1e-5)
+
+
+class Encoder(nn.Module):
+    """Image (N, S, S, C) to latent (N, latent) and the last 4x4 feature map (N, 4, 4, F)."""
+
+    latent: int
+    features: int = 64
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray, train: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Return (latent code, 4x4 features)."""
+        stages = check_image_size(x.shape[1])
+        h = nn.leaky_relu(Conv(self.features)(x), 0.2)
+        width = self.features
+        for _ in range(stages - 1):
+            width *= 2
+            h = nn.leaky_relu(batch_norm(train)(Conv(width)(h)), 0.2)
+        z = Conv(self.latent, kernel=4, stride=1, padding=0)(h)
+        return z.reshape(z.shape[0], self.latent), h
+
+
+class Decoder(nn.Module):
+    """Latent (N, latent) to image (N, S, S, channels) in [-1, 1]."""
+
+    image_size: int
+    channels: int
+    features: int = 64
+
+    @nn.compact
+    def __call__(self, z: jnp.ndarray, train: bool) -> jnp.ndarray:
+        """Return the generated image."""
+        stages = check_image_size(self.image_size)
+        width = self.features * 2 ** (stages - 1)
+        h = z.reshape(z.shape[0], 1, 1, z.shape[-1])
+        h = nn.relu(batch_norm(train)(ConvTranspose(width, kernel=4, stride=1, padding=0)(h)))
+        for _ in range(stages - 1):
+            width //= 2
+            h = nn.relu(batch_norm(train)(ConvTranspose(width)(h)))
+        return jnp.tanh(ConvTranspose(self.channels)(h))
+
+
+class Discriminator(nn.Module):
+    """DCGAN discriminator: the encoder with one output logit; returns (logit (N,), features)."""
+
+    features: int = 64
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray, train: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Return (real/fake logit, last 4x4 feature map)."""
+        logit, features = Encoder(1, self.features, name="body")(x, train)
+        return logit[:, 0], features

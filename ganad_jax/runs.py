@@ -1,0 +1,299 @@
+"""A run: one detector trained on one data set under its protocol, evaluated, in one folder.
+
+Layout of a run folder: config.json (everything needed to rebuild the run), checkpoints/,
+metrics.jsonl, tensorboard/, report.json, report.md and plots/*.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganad_jax import data as datasets
+from ganad_jax import detectors
+from ganad_jax.detectors import ConfigError, Detector, config_to_dict, parse_value
+from ganad_jax.evaluate import (
+    evaluate_scores,
+    fit_threshold,
+    make_scorer,
+    plot_report,
+    score_dataset,
+    write_report,
+)
+from ganad_jax.train import TrainOptions, fit, restore
+
+
+class RunError(ValueError):
+    """Bad input to a run: unknown names, bad settings, a run folder that cannot be used."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+    """How a run is evaluated: the validation quantile of the threshold, opt-in oracle metrics."""
+
+    threshold_quantile: float = 0.95
+    oracle: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines a run."""
+
+    model: str
+    data: str
+    seed: int
+    config: Any
+    data_options: dict[str, Any]
+    train: TrainOptions = TrainOptions()
+    evaluation: EvalOptions = EvalOptions()
+
+    @property
+    def detector(self) -> Detector:
+        """The registered detector."""
+        return detectors.get(self.model)
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for a run to be resumed: model, data, protocol options, seed, config."""
+        return {
+            "model": self.model,
+            "data": self.data,
+            "data_options": self.data_options,
+            "seed": self.seed,
+            "config": config_to_dict(self.config),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of config.json."""
+        train = dataclasses.asdict(self.train)
+        train.pop("progress")
+        return {
+            **self.identity(),
+            "train": train,
+            "evaluation": dataclasses.asdict(self.evaluation),
+        }
+
+
+def make_spec(
+    model: str,
+    data: str = "mnist-embedded",
+    seed: int = 0,
+    settings: list[str] | tuple[str, ...] = (),
+    progress: bool = True,
+) -> RunSpec:
+    """Resolve names and `key=value` settings into a RunSpec; RunError on anything unknown.
+
+    A key is looked up in the detector's config, then the data set's protocol options, then the
+    training and evaluation options.
+    """
+    try:
+        detector = detectors.get(model)
+        source = datasets.get(data)
+    except (KeyError, datasets.DataError) as err:
+        raise RunError(str(err.args[0])) from None
+    if source.modality not in detector.modalities:
+        raise RunError(
+            f"{model} takes {'/'.join(detector.modalities)} data; {data!r} is {source.modality}"
+        )
+    groups: dict[str, dict[str, Any]] = {"config": {}, "data": {}, "train": {}, "evaluation": {}}
+    config_fields = {f.name for f in dataclasses.fields(detector.config_cls)}
+    for item in settings:
+        if "=" not in item:
+            raise RunError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        try:
+            if key in config_fields:
+                groups["config"][key] = parse_value(detector.config_cls, key, text)
+            elif key in source.defaults:
+                groups["data"].update(datasets.coerce_options(data, {key: text}))
+            elif key in {f.name for f in dataclasses.fields(TrainOptions)} - {"progress"}:
+                groups["train"][key] = _parse_count(key, text)
+            elif key in {f.name for f in dataclasses.fields(EvalOptions)}:
+                groups["evaluation"][key] = parse_value(EvalOptions, key, text)
+            else:
+                known = sorted(config_fields | set(source.defaults))
+                raise RunError(
+                    f"unknown setting {key!r} for {model} on {data}; known: {', '.join(known)}"
+                )
+        except (ConfigError, datasets.DataError) as err:
+            raise RunError(str(err)) from None
+    try:
+        config = detector.config_cls(**groups["config"])
+    except (TypeError, ValueError) as err:
+        raise RunError(f"invalid config for {model}: {err}") from None
+    return RunSpec(
+        model=model,
+        data=data,
+        seed=seed,
+        config=config,
+        data_options=datasets.coerce_options(data, groups["data"]),
+        train=TrainOptions(progress=progress, **groups["train"]),
+        evaluation=EvalOptions(**groups["evaluation"]),
+    )
+
+
+def _parse_count(key: str, text: str) -> int | None:
+    if key == "max_steps" and text.lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise RunError(f"{key} expects int, got {text!r}") from None
+    if value < 1:
+        raise RunError(f"{key} must be >= 1, got {value}")
+    return value
+
+
+def load_data(spec: RunSpec) -> datasets.Dataset:
+    """The run's data set, checked for finite values and a non-empty training split."""
+    image_size = getattr(spec.config, "image_size", None)
+    try:
+        ds = datasets.load(spec.data, image_size=image_size, **spec.data_options)
+    except datasets.DataError as err:
+        raise RunError(str(err)) from None
+    for part in ("train", "validation", "test"):
+        split = getattr(ds, part)
+        if len(split) and not np.all(np.isfinite(split.x)):
+            raise RunError(f"{spec.data}: the {part} split holds NaN or inf values")
+    if len(ds.train) == 0:
+        raise RunError(f"{spec.data}: the training split is empty")
+    if len(ds.train) < spec.config.batch_size:
+        raise RunError(
+            f"{spec.data}: {len(ds.train)} training samples, fewer than one batch "
+            f"({spec.config.batch_size}); lower batch_size"
+        )
+    return ds
+
+
+def _check_resumable(spec: RunSpec, out: Path) -> None:
+    saved = out / "config.json"
+    if not saved.exists() or not (out / "checkpoints").is_dir():
+        raise RunError(f"nothing to resume in {out}: no config.json or checkpoints/")
+    old = json.loads(saved.read_text())
+    new = json.loads(json.dumps(spec.identity()))
+    diff = sorted(k for k in new if old.get(k) != new[k])
+    if diff:
+        raise RunError(f"--resume with a different {', '.join(diff)} than the run in {out}")
+
+
+def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = False) -> dict:
+    """Train, evaluate and write the run folder; returns the report."""
+    out = Path(out)
+    if resume:
+        _check_resumable(spec, out)
+    elif out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise RunError(f"{out} already holds a run; use --resume, --overwrite or another --out")
+    ds = load_data(spec)
+    if not resume and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(
+        json.dumps({**spec.to_json(), "input_shape": list(ds.train.x.shape[1:])}, indent=2) + "\n"
+    )
+    started = time.perf_counter()
+    state, _ = fit(
+        spec.detector,
+        spec.config,
+        ds.train.x,
+        seed=spec.seed,
+        run_dir=out,
+        options=spec.train,
+        resume=resume,
+    )
+    train_seconds = time.perf_counter() - started
+    return evaluate_run(spec, out, state=state, dataset=ds, train_seconds=train_seconds)
+
+
+def evaluate_run(
+    spec: RunSpec,
+    out: Path,
+    state: Any = None,
+    dataset: datasets.Dataset | None = None,
+    train_seconds: float | None = None,
+) -> dict:
+    """Score validation and test, fit the threshold on validation, write report and plots."""
+    ds = dataset if dataset is not None else load_data(spec)
+    if state is None:
+        state = restore_state(spec, out, ds.train.x[: spec.config.batch_size])
+    scorer = make_scorer(spec.detector, spec.config)
+    batch = spec.config.batch_size
+    validation = score_dataset(scorer, state, ds.validation.x, batch)
+    test = score_dataset(scorer, state, ds.test.x, batch, keep_maps=ds.modality == "image")
+    threshold = fit_threshold(
+        validation.value, spec.evaluation.threshold_quantile, "validation normals"
+    )
+    result = evaluate_scores(ds.test.y, test, threshold, oracle=spec.evaluation.oracle)
+    if train_seconds is None:
+        previous = out / "report.json"
+        train_seconds = (
+            json.loads(previous.read_text())["train_seconds"] if previous.exists() else float("nan")
+        )
+    plots = plot_report(
+        out / "plots", ds.test.y, test, threshold, ds.test.x if ds.modality == "image" else None
+    )
+    report = {
+        **spec.to_json(),
+        "protocol": ds.protocol,
+        **result,
+        "train_seconds": train_seconds,
+        "data_summary": ds.summary(),
+        "plots": plots,
+    }
+    write_report(out, report)
+    return report
+
+
+def restore_state(spec: RunSpec, out: Path, sample_batch: np.ndarray) -> Any:
+    """The run's newest checkpoint; RunError when it is missing or unreadable."""
+    from ganad_jax.checkpoint import CheckpointError
+
+    try:
+        return restore(spec.detector, spec.config, out, sample_batch)
+    except CheckpointError as err:
+        raise RunError(str(err)) from None
+
+
+def load_spec(out: Path) -> tuple[RunSpec, dict[str, Any]]:
+    """Rebuild the RunSpec of a run folder from its config.json; also return the raw JSON."""
+    path = Path(out) / "config.json"
+    if not path.exists():
+        raise RunError(f"{out} is not a run folder (no config.json)")
+    try:
+        saved = json.loads(path.read_text())
+        detector = detectors.get(saved["model"])
+        fields = saved["config"]
+    except (json.JSONDecodeError, KeyError) as err:
+        raise RunError(f"{path} is unreadable: {err}") from None
+    opaque = [k for k, v in fields.items() if _is_opaque(v)]
+    if opaque:
+        raise RunError(
+            f"{out} was trained with Python objects in {', '.join(opaque)}; "
+            "restore it through the Python API with the same config"
+        )
+    config = detector.config_cls(**fields)
+    spec = RunSpec(
+        model=saved["model"],
+        data=saved["data"],
+        seed=saved["seed"],
+        config=config,
+        data_options=saved["data_options"],
+        train=TrainOptions(progress=False, **saved["train"]),
+        evaluation=EvalOptions(**saved["evaluation"]),
+    )
+    return spec, saved
+
+
+def _is_opaque(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.startswith("<") and value.endswith(">")
+    if isinstance(value, dict):
+        return any(_is_opaque(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_is_opaque(v) for v in value)
+    return False

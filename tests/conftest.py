@@ -1,0 +1,24 @@
+"""Strict JAX settings for every test: x64 off, rank promotion raises, four fake CPU devices."""
+
+import os
+
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+).strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("GANAD_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".cache"))
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_enable_x64", False)
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def data_dir():
+    """The real data sets (GANAD_DATA_DIR); skips the test where it is unset."""
+    value = os.environ.get("GANAD_DATA_DIR")
+    if not value:
+        pytest.skip("GANAD_DATA_DIR is unset: the real data sets are not available")
+    return value
