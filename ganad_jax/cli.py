@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -13,10 +14,18 @@ EXIT_BAD_INPUT = 2
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ganad_jax import runs
+    from ganad_jax import distributed, runs
 
-    spec = runs.make_spec(args.model, args.data, args.seed, args.set, progress=not args.quiet)
-    out = Path(args.out or f"runs/{args.model}-{args.data.replace(':', '_')}-seed{args.seed}")
+    if args.distributed or distributed.requested():
+        distributed.initialize()
+    devices = args.devices if args.devices is not None else (0 if args.distributed else None)
+    settings = [*args.set, *([f"devices={devices}"] if devices is not None else [])]
+    spec = runs.make_spec(
+        args.model, args.data, args.seed, settings, progress=not args.quiet, ensemble=args.ensemble
+    )
+    members = f"-ensemble{spec.ensemble.replace(':', '-')}" if spec.ensemble else ""
+    name = f"{args.model}{members}-{args.data.replace(':', '_')}-seed{args.seed}"
+    out = Path(args.out or f"runs/{name}")
     report = runs.train_run(spec, out, resume=args.resume, overwrite=args.overwrite)
     _print_report(report, out)
     return 0
@@ -27,8 +36,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     spec, _ = runs.load_spec(Path(args.run_dir))
     if args.oracle:
-        import dataclasses
-
         spec = dataclasses.replace(
             spec, evaluation=dataclasses.replace(spec.evaluation, oracle=True)
         )
@@ -86,6 +93,28 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_list(args: argparse.Namespace) -> int:
+    from ganad_jax.data.show import list_table
+
+    print(list_table())
+    return 0
+
+
+def _data_show(args: argparse.Namespace) -> int:
+    from ganad_jax import data
+    from ganad_jax.data.show import show
+
+    options = {}
+    for item in args.set:
+        if "=" not in item:
+            raise data.DataError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        options[key] = value
+    summary = show(args.name, Path(args.out), image_size=args.image_size, **options)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `ganad` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -110,6 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--ensemble",
+        metavar="GxD[:MODE]",
+        help="train a GAN ensemble of G generators and D discriminators; MODE is pair (default, "
+        "one random pair per step, as the paper), all (every pair every step) or independent",
+    )
+    train.add_argument(
+        "--devices",
+        type=int,
+        metavar="N",
+        help="data-parallel over N devices (0: all; default 1, or all with --distributed); "
+        "--set ensemble_shards=K splits an ensemble's members over K of them",
+    )
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, "
+        "JAX_PROCESS_ID, or SLURM/Open MPI/TPU detection); JAX_COORDINATOR_ADDRESS alone also does",
+    )
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser("evaluate", help="re-score a trained run and rewrite its report")
@@ -130,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     lister = sub.add_parser("list", help="list detectors and data sets")
     lister.set_defaults(func=_list)
+
+    data = sub.add_parser("data", help="inspect data sets").add_subparsers(
+        dest="action", required=True
+    )
+    data_list = data.add_parser("list", help="every data set with its protocol and options")
+    data_list.set_defaults(func=_data_list)
+    data_show = data.add_parser("show", help="sizes, class counts and a figure of one data set")
+    data_show.add_argument("name")
+    data_show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    data_show.add_argument("--image-size", type=int, help="resize images (default: as stored)")
+    data_show.add_argument("--out", default="data-show", help="folder of the figure")
+    data_show.set_defaults(func=_data_show)
     return parser
 
 

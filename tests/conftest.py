@@ -6,7 +6,6 @@ os.environ["XLA_FLAGS"] = (
     os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault("GANAD_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".cache"))
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

@@ -159,3 +159,13 @@ def test_score_refuses_wrong_size_channels_and_nan(capsys, run, tmp_path):
     np.save(bad, np.full((16, 16, 1), np.nan, np.float32))
     _refused(capsys, ["score", str(run), str(bad)], "NaN or inf")
     assert main(["score", str(run), str(small), "--resize"]) == 0
+
+
+def test_data_list_and_show(capsys, tmp_path):
+    assert main(["data", "list"]) == 0
+    assert "mnist-embedded" in capsys.readouterr().out
+    assert main(["data", "show", "digits", "--out", str(tmp_path), "--set", "anomaly_class=3"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["test_anomalies"] > 0
+    assert (tmp_path / "digits.png").stat().st_size > 0
+    _refused(capsys, ["data", "show", "digits", "--set", "anomaly_class=x"], "anomaly_class")
