@@ -93,3 +93,13 @@ def weighted_sum(
     means = {name: value.mean() for name, value in terms.items()}
     total = sum(weights[name] * means[name] for name in weights)
     return total, means
+
+
+def l1_norm(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+    """L1 norm of the difference per example (a sum over features, as the BiGAN-family scores)."""
+    return jnp.abs(x - y).reshape(x.shape[0], -1).sum(axis=1)
+
+
+def l2_norm(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+    """Euclidean norm of the difference per example."""
+    return jnp.sqrt(jnp.square(x - y).reshape(x.shape[0], -1).sum(axis=1))

@@ -5,6 +5,7 @@ size down to 4x4, a final 4x4 valid convolution maps to the latent vector; the d
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -27,11 +28,31 @@ def batch_norm(train: bool) -> nn.BatchNorm:
     return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=1e-5)
 
 
+NORMS = ("batch", "layer", "none")
+"""Normalisations of the encoder/discriminator's hidden layers (see `normalization`)."""
+
+
+def normalization(norm: str, train: bool) -> Callable[[jnp.ndarray], jnp.ndarray]:
+    """The normalisation after a hidden convolution: "batch" (BatchNorm, DCGAN's), "layer"
+    (LayerNorm over H, W and C with per-channel scale and bias, as WGAN-GP's critic: it keeps
+    examples independent, which a per-example gradient penalty needs) or "none"."""
+    if norm == "batch":
+        return batch_norm(train)
+    if norm == "layer":
+        return nn.LayerNorm(epsilon=1e-5, reduction_axes=(-3, -2, -1), feature_axes=-1)
+    if norm == "none":
+        return lambda h: h
+    raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+
+
 class Encoder(nn.Module):
-    """Image (N, S, S, C) to latent (N, latent) and the last 4x4 feature map (N, 4, 4, F)."""
+    """Image (N, S, S, C) to latent (N, latent) and the last 4x4 feature map (N, 4, 4, F).
+
+    `norm` selects the normalisation of the hidden layers (see `normalization`)."""
 
     latent: int
     features: int = 64
+    norm: str = "batch"
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -41,7 +62,7 @@ class Encoder(nn.Module):
         width = self.features
         for _ in range(stages - 1):
             width *= 2
-            h = nn.leaky_relu(batch_norm(train)(Conv(width)(h)), 0.2)
+            h = nn.leaky_relu(normalization(self.norm, train)(Conv(width)(h)), 0.2)
         z = Conv(self.latent, kernel=4, stride=1, padding=0)(h)
         return z.reshape(z.shape[0], self.latent), h
 
@@ -67,12 +88,15 @@ class Decoder(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """DCGAN discriminator: the encoder with one output logit; returns (logit (N,), features)."""
+    """DCGAN discriminator: the encoder with one output logit; returns (logit (N,), features).
+
+    With `norm="layer"` or `"none"` it is a WGAN-GP critic (no batch statistics)."""
 
     features: int = 64
+    norm: str = "batch"
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
         """Return (real/fake logit, last 4x4 feature map)."""
-        logit, features = Encoder(1, self.features, name="body")(x, train)
+        logit, features = Encoder(1, self.features, self.norm, name="body")(x, train)
         return logit[:, 0], features

@@ -1,0 +1,25 @@
+"""AnoGAN on KolektorSDD surface defects: image AUROC and pixel AUROC of |x - G(z*)| vs the masks.
+
+Command (writes experiments/results/anogan_kolektorsdd.{md,json}):
+
+    GANAD_DATA_DIR=../shared/data python experiments/run.py experiments/anogan_kolektorsdd.py
+
+The shared KolektorSDD subset (216 good, 52 defective) stretched to 64x64 grayscale (the paper's
+size): 136 good images train, 15 validate, the test set holds 65 good and 52 defective images.
+Shortened for the 2-core CPU: 32 base features instead of 64 and 300 epochs of 2 DCGAN steps
+(batch 64; 600 steps); the latent search uses the paper's 500 steps and lambda 0.1. Thresholds at
+the 0.95 quantile of validation normals.
+Results: see experiments/results/anogan_kolektorsdd.md (written by the command above).
+"""
+
+from run import Experiment, Run
+
+
+def get_config() -> Experiment:
+    """One run, seed 0."""
+    settings = ("image_size=64", "features=32", "batch_size=64", "epochs=300")
+    return Experiment(
+        name="anogan_kolektorsdd",
+        runs=(Run("anogan", "kolektorsdd", settings, seed=0),),
+        metrics=("auroc", "auprc", "f1", "pixel_auroc"),
+    )

@@ -1,0 +1,26 @@
+"""f-AnoGAN on KolektorSDD surface defects: image AUROC and pixel AUROC of |x - G(E(x))| vs masks.
+
+Command (writes experiments/results/fanogan_kolektorsdd.{md,json}):
+
+    GANAD_DATA_DIR=../shared/data python experiments/run.py experiments/fanogan_kolektorsdd.py
+
+The shared KolektorSDD subset stretched to 64x64 grayscale (the paper's size), as
+experiments/anogan_kolektorsdd.py: 136 good training images, so a step takes 120 of them
+(5 critic sub-batches of 24 instead of 64), one step an epoch. Shortened for the 2-core CPU: 16
+base features instead of 64, 300 WGAN-GP steps (1,500 critic updates), then 300 encoder steps
+(1,500 izif encoder updates; the paper's 50,000). Paper defaults otherwise. Thresholds at the 0.95
+quantile of validation normals.
+Results: see experiments/results/fanogan_kolektorsdd.md (written by the command above).
+"""
+
+from run import Experiment, Run
+
+
+def get_config() -> Experiment:
+    """One run, seed 0."""
+    settings = ("image_size=64", "features=16", "batch_size=120", "epochs=600", "gan_steps=300")
+    return Experiment(
+        name="fanogan_kolektorsdd",
+        runs=(Run("f-anogan", "kolektorsdd", settings, seed=0),),
+        metrics=("auroc", "auprc", "f1", "pixel_auroc"),
+    )

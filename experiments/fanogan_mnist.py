@@ -1,0 +1,30 @@
+"""f-AnoGAN on MNIST digits, one-class-anomalous (one digit is the anomaly, the nine others normal).
+
+Command (writes experiments/results/fanogan_mnist.{md,json}):
+
+    GANAD_DATA_DIR=../shared/data python experiments/run.py experiments/fanogan_mnist.py
+
+Shortened for the 2-core CPU: the 5,000 real digits of `mnist-embedded` (train 3,233 normals,
+validation 359, test 1,408), as experiments/anogan_mnist.py; 32x32 images, 32 base features
+instead of 64, 60 epochs of 10 steps (batch 320 = 5 critic sub-batches of 64): 300 WGAN-GP steps
+(1,500 critic updates) then 300 encoder steps (1,500 izif encoder updates, the paper's 50,000).
+Paper defaults otherwise (izif, kappa 1, latent 128, lambda 10). Thresholds at the 0.95 quantile
+of validation normals.
+Results: see experiments/results/fanogan_mnist.md (written by the command above).
+"""
+
+from run import Experiment, Run
+
+DIGITS = (0, 3)
+SETTINGS = ("image_size=32", "features=32", "epochs=60", "gan_steps=300")
+
+
+def get_config() -> Experiment:
+    """Two anomaly digits, seed 0."""
+    return Experiment(
+        name="fanogan_mnist",
+        runs=tuple(
+            Run("f-anogan", "mnist-embedded", (f"anomaly_class={d}", *SETTINGS), seed=0)
+            for d in DIGITS
+        ),
+    )
