@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import platform
@@ -37,10 +38,16 @@ class Run:
         sets = " ".join(f"--set {s}" for s in self.settings)
         return f"ganad train {self.model} --data {self.data} --seed {self.seed} {sets}".strip()
 
+    def group(self) -> str:
+        """The command line without the seed: runs that differ only by seed share it."""
+        sets = " ".join(f"--set {s}" for s in self.settings)
+        return f"ganad train {self.model} --data {self.data} {sets}".strip()
+
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    """A named list of runs and the metrics its table shows."""
+    """A named list of runs and the metrics its table shows; a dotted metric name reaches into
+    a report's sub-dict ("oracle.oracle_top_k_f1", with `--set oracle=true`)."""
 
     name: str
     runs: tuple[Run, ...]
@@ -56,6 +63,15 @@ def load(path: Path) -> Experiment:
     return module.get_config()
 
 
+def folder_name(command: str) -> str:
+    """A run folder's name: the command with "_" for spaces and slashes; a long one is cut and
+    ends in a hash of the command instead, to stay within file-name limits (255 bytes)."""
+    name = command.replace(" ", "_").replace("/", "_")
+    if len(name) > 200:
+        name = f"{name[:180]}_{hashlib.sha1(command.encode()).hexdigest()[:12]}"
+    return name
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every run of the experiment (skipping finished ones) and write the result table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -65,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     experiment = load(args.config)
     rows = []
     for run in experiment.runs:
-        folder = args.out / experiment.name / run.command().replace(" ", "_").replace("/", "_")
+        folder = args.out / experiment.name / folder_name(run.command())
         report_path = folder / "report.json"
         if not report_path.exists():
             spec = runs.make_spec(run.model, run.data, run.seed, run.settings, progress=False)
@@ -76,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             {
                 "command": run.command(),
-                **{m: report[m] for m in experiment.metrics},
+                "group": run.group(),
+                **{m: metric(report, m) for m in experiment.metrics},
                 "threshold_source": report["threshold_source"],
                 "train_seconds": report["train_seconds"],
             }
@@ -85,8 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def metric(report: dict, name: str) -> float:
+    """A report's value by metric name; dots step into sub-dicts."""
+    value = report
+    for part in name.split("."):
+        value = value[part]
+    return value
+
+
 def write_results(experiment: Experiment, rows: list[dict], folder: Path) -> None:
-    """experiments/results/NAME.json (all rows) and NAME.md (a table per run, then a mean)."""
+    """experiments/results/NAME.json (all rows) and NAME.md (a table per run, then the mean of
+    all runs, or where runs repeat a command over seeds, each command's mean +- sample std)."""
     folder.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.machine()} {platform.processor() or ''}".strip()
     meta = {"jax": jax.__version__, "backend": jax.default_backend(), "machine": machine}
@@ -105,12 +131,24 @@ def write_results(experiment: Experiment, rows: list[dict], folder: Path) -> Non
     for row in rows:
         values = " | ".join(f"{row[m]:.4f}" for m in experiment.metrics)
         lines.append(f"| `{row['command']}` | {values} | {row['train_seconds']:.0f} |")
-    means = " | ".join(f"{np.mean([r[m] for r in rows]):.4f}" for m in experiment.metrics)
-    lines += [
-        f"| mean of {len(rows)} | {means} | |",
-        "",
-        f"Thresholds: {rows[0]['threshold_source']}." if rows else "",
-    ]
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row.get("group", row["command"]), []).append(row)
+    if all(len(members) == 1 for members in groups.values()):
+        means = " | ".join(f"{np.mean([r[m] for r in rows]):.4f}" for m in experiment.metrics)
+        lines.append(f"| mean of {len(rows)} | {means} | |")
+    else:
+        lines += ["", f"| command (mean ± std over seeds) | {head} | runs |"]
+        lines.append("|---|" + "---|" * (len(experiment.metrics) + 1))
+        for group, members in groups.items():
+            values = " | ".join(
+                f"{np.mean([r[m] for r in members]):.4f} ± "
+                f"{np.std([r[m] for r in members], ddof=1) if len(members) > 1 else 0:.4f}"
+                for m in experiment.metrics
+            )
+            lines.append(f"| `{group}` | {values} | {len(members)} |")
+    sources = sorted({row["threshold_source"] for row in rows})
+    lines += ["", f"Thresholds: {'; '.join(sources)}." if rows else ""]
     (folder / f"{experiment.name}.md").write_text("\n".join(lines) + "\n")
 
 

@@ -45,3 +45,57 @@ def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     checkpoints.close()
     logged = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(logged) == 4
+
+
+def _early_stopping_case(**config_overrides):
+    """EGBAD's tiny config on random rows, validation normals from the same distribution."""
+    config = tiny_config("egbad", epochs=10, **config_overrides)
+    x = sample_inputs("egbad", config, 4 * config.batch_size, modality="tabular")
+    validation = sample_inputs("egbad", config, 13, seed=1, modality="tabular")
+    return detectors.get("egbad"), config, x, validation
+
+
+def _validation_rows(history):
+    return [(row["step"], row["validation_loss"]) for row in history if "validation_loss" in row]
+
+
+def test_early_stopping_keeps_the_best_state_and_stops_after_patience():
+    # A zero learning rate keeps every evaluation equal to the first, which stays the best.
+    frozen = {name: optax.sgd(0.0) for name in ("e", "g", "d_xz")}
+    detector, config, x, validation = _early_stopping_case(optimizers=frozen)
+    options = TrainOptions(progress=False, validate_every=2, patience=3)
+    state, history = fit(detector, config, x, seed=0, options=options, validation_x=validation)
+    assert [step for step, _ in _validation_rows(history)] == [2, 4, 6, 8]
+    assert int(state.step) == 2
+
+
+def test_early_stopping_returns_the_lowest_validation_loss_and_resumes(tmp_path):
+    from helpers import trees_equal
+
+    from ganad_jax.evaluate import make_scorer, score_dataset
+    from ganad_jax.train import restore
+
+    detector, config, x, validation = _early_stopping_case()
+    options = TrainOptions(progress=False, log_every=1, validate_every=1, max_steps=6)
+    state, history = fit(detector, config, x, seed=0, options=options, validation_x=validation)
+    rows = _validation_rows(history)
+    best_step, best_loss = min(rows, key=lambda row: row[1])
+    assert int(state.step) == best_step
+    scores = score_dataset(make_scorer(detector, config), state, validation, config.batch_size)
+    assert float(np.mean(scores.value)) == best_loss
+
+    first = TrainOptions(progress=False, validate_every=1, checkpoint_every=2, max_steps=3)
+    fit(detector, config, x, seed=0, run_dir=tmp_path, options=first, validation_x=validation)
+    again = TrainOptions(progress=False, validate_every=1, checkpoint_every=2, max_steps=6)
+    resumed, _ = fit(
+        detector,
+        config,
+        x,
+        seed=0,
+        run_dir=tmp_path,
+        options=again,
+        resume=True,
+        validation_x=validation,
+    )
+    assert trees_equal(resumed, state)
+    assert trees_equal(restore(detector, config, tmp_path, x[: config.batch_size]), state)
