@@ -166,6 +166,12 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
     lines += [
         f"| {name} | {m['auroc']:.4f} | {m['auprc']:.4f} |" for name, m in report["heads"].items()
     ]
+    if "pixel_auroc" in report:
+        lines += [
+            "",
+            f"Pixel level (anomaly maps vs test masks): pixel AUROC {report['pixel_auroc']:.4f}, "
+            f"PRO (FPR <= {PRO_MAX_FPR:g}, normalised) {report['pro']:.4f}.",
+        ]
     if "oracle" in report:
         lines += [
             "",
@@ -183,9 +189,11 @@ def plot_report(
     test: ScoreArrays,
     threshold: Threshold,
     inputs: np.ndarray | None = None,
+    masks: np.ndarray | None = None,
 ) -> list[str]:
     """ROC and PR curves, score histograms by label and, for images, a grid of inputs,
-    reconstructions and anomaly maps of the most and least anomalous test samples; returns names."""
+    reconstructions, anomaly maps and maps over the inputs (outlined with the defect `masks` when
+    given) of the most and least anomalous test samples; returns names."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -228,12 +236,43 @@ def plot_report(
     written.append("histogram")
 
     if inputs is not None and inputs.ndim == 4:
-        _plot_examples(out_dir / "examples.png", inputs, labels, test)
+        _plot_examples(out_dir / "examples.png", inputs, labels, test, masks)
         written.append("examples")
     return written
 
 
-def _plot_examples(path: Path, inputs: np.ndarray, labels: np.ndarray, test: ScoreArrays) -> None:
+def plot_samples(out_dir: Path, images: np.ndarray) -> str:
+    """A square grid of generated images (NHWC in [-1, 1]) as out_dir/samples.png; returns
+    "samples"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    side = int(np.ceil(np.sqrt(len(images))))
+    fig, axes = plt.subplots(side, side, figsize=(0.9 * side, 0.9 * side), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            image = np.clip((images[i] + 1) / 2, 0, 1)
+            if image.shape[-1] == 1:
+                ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.imshow(image)
+    fig.suptitle("Generated samples", fontsize=8)
+    fig.savefig(out_dir / "samples.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return "samples"
+
+
+def _plot_examples(
+    path: Path,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    test: ScoreArrays,
+    masks: np.ndarray | None = None,
+) -> None:
     import matplotlib.pyplot as plt
 
     order = np.argsort(test.value, kind="stable")
@@ -243,6 +282,9 @@ def _plot_examples(path: Path, inputs: np.ndarray, labels: np.ndarray, test: Sco
         rows.append(("reconstruction", test.reconstruction))
     if test.anomaly_map is not None:
         rows.append(("anomaly map", test.anomaly_map))
+        rows.append(("overlay", inputs))
+        # one colour scale for every overlay, so map intensities compare across samples
+        map_range = (float(test.anomaly_map.min()), float(test.anomaly_map.max()))
     fig, axes = plt.subplots(len(rows), len(picks), figsize=(1.3 * len(picks), 1.4 * len(rows)))
     axes = np.atleast_2d(axes)
     for col, i in enumerate(picks):
@@ -253,6 +295,18 @@ def _plot_examples(path: Path, inputs: np.ndarray, labels: np.ndarray, test: Sco
                 image = image[..., 0]
             if name == "anomaly map":
                 ax.imshow(image, cmap="inferno")
+            elif name == "overlay":
+                gray = np.clip((image + 1) / 2, 0, 1)
+                ax.imshow(gray.mean(axis=-1) if gray.ndim == 3 else gray, cmap="gray")
+                ax.imshow(
+                    test.anomaly_map[i],
+                    cmap="jet",
+                    alpha=0.45,
+                    vmin=map_range[0],
+                    vmax=map_range[1],
+                )
+                if masks is not None and masks[i].any():
+                    ax.contour(masks[i], levels=[0.5], colors="white", linewidths=0.6)
             else:
                 ax.imshow(np.clip((image + 1) / 2, 0, 1), cmap="gray" if image.ndim == 2 else None)
             ax.set_xticks([])
@@ -267,3 +321,73 @@ def _plot_examples(path: Path, inputs: np.ndarray, labels: np.ndarray, test: Sco
     )
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+PRO_MAX_FPR = 0.3
+"""PRO is integrated over false-positive rates up to this, as in MVTec AD (Bergmann et al. 2021)."""
+
+
+def _check_maps(masks: np.ndarray, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    masks = np.asarray(masks) > 0
+    maps = np.asarray(maps, np.float64)
+    if masks.shape != maps.shape or masks.ndim != 3:
+        raise ValueError(
+            f"masks {masks.shape} and anomaly maps {maps.shape} must both be (N, H, W)"
+        )
+    if masks.all() or not masks.any():
+        raise ValueError("pixel metrics need both defect and defect-free pixels in the masks")
+    return masks, maps
+
+
+def pixel_auroc(masks: np.ndarray, maps: np.ndarray) -> float:
+    """AUROC of every test pixel's map value against its mask (1 = defect)."""
+    masks, maps = _check_maps(masks, maps)
+    return float(skm.roc_auc_score(masks.ravel(), maps.ravel()))
+
+
+def pro_curve(masks: np.ndarray, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(FPR, PRO) at every threshold, highest threshold first.
+
+    PRO is the mean, over the connected defect regions of all masks (8-connectivity), of the
+    fraction of the region's pixels above the threshold; FPR is the fraction of defect-free
+    pixels above it. Computed in one sort: each pixel adds 1 / (region size * regions) to PRO or
+    1 / defect-free pixels to FPR once the threshold falls below it.
+    """
+    from scipy import ndimage
+
+    masks, maps = _check_maps(masks, maps)
+    regions = np.zeros(masks.shape, np.int64)
+    count = 0
+    for i, mask in enumerate(masks):
+        labelled, found = ndimage.label(mask, structure=np.ones((3, 3)))
+        regions[i] = np.where(labelled > 0, labelled + count, 0)
+        count += found
+    sizes = np.bincount(regions.ravel())
+    weight = np.where(regions > 0, 1.0 / (sizes[regions] * count), 0.0).ravel()
+    normal = (~masks).ravel()
+    order = np.argsort(-maps.ravel(), kind="stable")
+    values = maps.ravel()[order]
+    pro = np.minimum(np.cumsum(weight[order]), 1.0)  # rounding may overshoot 1 by an ulp or two
+    fpr = np.cumsum(normal[order]) / normal.sum()
+    last_of_tie = np.r_[values[1:] != values[:-1], True]  # one point per distinct threshold
+    return np.r_[0.0, fpr[last_of_tie]], np.r_[0.0, pro[last_of_tie]]
+
+
+def pro_score(masks: np.ndarray, maps: np.ndarray, max_fpr: float = PRO_MAX_FPR) -> float:
+    """Area under the PRO-FPR curve up to `max_fpr`, divided by `max_fpr` (1 = perfect)."""
+    if not 0.0 < max_fpr <= 1.0:
+        raise ValueError(f"max_fpr must be in (0, 1], got {max_fpr}")
+    fpr, pro = pro_curve(masks, maps)
+    end = int(np.searchsorted(fpr, max_fpr, side="right"))  # fpr[end - 1] <= max_fpr < fpr[end]
+    pro_at_max = pro[-1]
+    if end < len(fpr):  # the curve is linear between thresholds: cut it at max_fpr
+        share = (max_fpr - fpr[end - 1]) / (fpr[end] - fpr[end - 1])
+        pro_at_max = pro[end - 1] + share * (pro[end] - pro[end - 1])
+    fpr = np.r_[fpr[:end], max_fpr]
+    pro = np.r_[pro[:end], pro_at_max]
+    return float(np.trapezoid(pro, fpr) / max_fpr)
+
+
+def pixel_metrics(masks: np.ndarray, maps: np.ndarray) -> dict[str, float]:
+    """Pixel AUROC and normalised PRO (up to FPR 0.3) of anomaly maps against defect masks."""
+    return {"pixel_auroc": pixel_auroc(masks, maps), "pro": pro_score(masks, maps)}

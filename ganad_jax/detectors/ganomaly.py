@@ -8,6 +8,7 @@ Discriminator D: DCGAN classifier whose last 4x4 feature map f is used for featu
     L_G = w_adv * ||f(x) - f(x')||_2^2 + w_con * ||x - x'||_1 + w_enc * ||z - z'||_2^2
     L_D = BCE(D(x), 1) / 2 + BCE(D(x'), 0) / 2
     A(x) = ||z - z'||_2^2          (score head "latent", the default)
+    M(x) = |x - x'|                (per-pixel anomaly map, optionally Gaussian-smoothed)
 
 Defaults are the paper's: w_adv = 1, w_con = 50, w_enc = 1, Adam(2e-4, beta1 0.5), latent 100,
 batch 64, 32x32 images, 15 epochs.
@@ -25,51 +26,38 @@ Deviations from the released code, and why:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
 from ganad_jax import losses
-from ganad_jax.detectors import Detector, Scores, State, apply_updates, make_optimizer, register
-from ganad_jax.nn.dcgan import Decoder, Discriminator, Encoder, check_image_size
-
-TermFn = Callable[[Mapping[str, jnp.ndarray]], jnp.ndarray]
+from ganad_jax.detectors import Detector, Scores, State, register
+from ganad_jax.detectors.ganomaly_family import (
+    FamilyConfig,
+    Tensors,
+    generator_discriminator_step,
+    generator_inference,
+    init_networks,
+    latent_scores,
+)
+from ganad_jax.nn.dcgan import Decoder, Discriminator, Encoder
 
 
 @dataclasses.dataclass(frozen=True)
-class GANomalyConfig:
-    """GANomaly hyper-parameters (paper defaults).
+class GANomalyConfig(FamilyConfig):
+    """GANomaly hyper-parameters (paper defaults; the shared fields are `FamilyConfig`'s).
 
     `generator_weights` weighs the named generator terms ("adversarial", "contextual", "encoder" and
-    any term of `extra_terms`); `extra_terms` maps a new term's name to a function of the step's
-    tensors (x, x_hat, z, z_hat, f_real, f_fake) returning one value per example; `optimizers` may
-    replace the Adam of "g" and/or "d" with any optax transformation.
+    any term of `extra_terms`, functions of the step's tensors x, x_hat, z, z_hat, logit_real,
+    f_real, logit_fake, f_fake).
     """
 
-    image_size: int = 32
     latent: int = 100
-    features: int = 64
-    batch_size: int = 64
-    epochs: int = 15
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
     generator_weights: Mapping[str, float] = dataclasses.field(
         default_factory=lambda: {"adversarial": 1.0, "contextual": 50.0, "encoder": 1.0}
     )
-    extra_terms: Mapping[str, TermFn] = dataclasses.field(default_factory=dict)
-    optimizers: Mapping[str, optax.GradientTransformation] = dataclasses.field(default_factory=dict)
-    score_head: str = "latent"
-
-    def __post_init__(self) -> None:
-        check_image_size(self.image_size)
-        if self.score_head not in ("latent", "reconstruction"):
-            raise ValueError(
-                f"score_head must be 'latent' or 'reconstruction', got {self.score_head!r}"
-            )
 
 
 class Generator(nn.Module):
@@ -96,17 +84,15 @@ def _networks(config: GANomalyConfig, x: jnp.ndarray) -> tuple[Generator, Discri
 
 def init(config: GANomalyConfig, key: jax.Array, sample_batch: jnp.ndarray) -> State:
     """Initialise G and D (DCGAN N(0, 0.02) weights) and their Adam states."""
-    generator, discriminator = _networks(config, sample_batch)
-    g_key, d_key = jax.random.split(key)
-    g_vars = generator.init(g_key, sample_batch, train=False)
-    d_vars = discriminator.init(d_key, sample_batch, train=False)
-    params = {"g": g_vars["params"], "d": d_vars["params"]}
-    return State(
-        step=jnp.zeros((), jnp.int32),
-        params=params,
-        batch_stats={"g": g_vars["batch_stats"], "d": d_vars["batch_stats"]},
-        opt_state={name: make_optimizer(config, name).init(p) for name, p in params.items()},
-    )
+    return init_networks(config, key, sample_batch, *_networks(config, sample_batch))
+
+
+def _generator_terms(tensors: Tensors) -> dict[str, jnp.ndarray]:
+    return {
+        "adversarial": losses.feature_matching(tensors["f_real"], tensors["f_fake"]),
+        "contextual": losses.l1(tensors["x"], tensors["x_hat"]),
+        "encoder": losses.latent_consistency(tensors["z"], tensors["z_hat"]),
+    }
 
 
 def train_step(
@@ -114,84 +100,21 @@ def train_step(
 ) -> tuple[State, dict[str, jnp.ndarray]]:
     """One G update, then one D update on the pre-update reconstruction (as the released code)."""
     del key  # the step is deterministic given the batch
-    generator, discriminator = _networks(config, x)
-    d_vars = {"params": state.params["d"], "batch_stats": state.batch_stats["d"]}
-
-    def generator_loss(g_params):
-        (x_hat, z, z_hat), g_new = generator.apply(
-            {"params": g_params, "batch_stats": state.batch_stats["g"]},
-            x,
-            train=True,
-            mutable=["batch_stats"],
-        )
-        (_, f_real), _ = discriminator.apply(d_vars, x, train=True, mutable=["batch_stats"])
-        (_, f_fake), _ = discriminator.apply(d_vars, x_hat, train=True, mutable=["batch_stats"])
-        tensors = {
-            "x": x,
-            "x_hat": x_hat,
-            "z": z,
-            "z_hat": z_hat,
-            "f_real": f_real,
-            "f_fake": f_fake,
-        }
-        terms = {
-            "adversarial": losses.feature_matching(f_real, f_fake),
-            "contextual": losses.l1(x, x_hat),
-            "encoder": losses.latent_consistency(z, z_hat),
-            **{name: fn(tensors) for name, fn in config.extra_terms.items()},
-        }
-        total, means = losses.weighted_sum(terms, config.generator_weights)
-        return total, (means, x_hat, g_new["batch_stats"])
-
-    (g_loss, (g_terms, x_hat, g_stats)), g_grads = jax.value_and_grad(generator_loss, has_aux=True)(
-        state.params["g"]
+    return generator_discriminator_step(
+        config,
+        state,
+        x,
+        *_networks(config, x),
+        output_names=("x_hat", "z", "z_hat"),
+        generator_terms=_generator_terms,
+        weights=config.generator_weights,
     )
-    g_params, g_opt = apply_updates(config, "g", state.params["g"], state.opt_state["g"], g_grads)
-    x_fake = jax.lax.stop_gradient(x_hat)
-
-    def discriminator_loss(d_params):
-        (real_logit, _), real_new = discriminator.apply(
-            {"params": d_params, "batch_stats": state.batch_stats["d"]},
-            x,
-            train=True,
-            mutable=["batch_stats"],
-        )
-        (fake_logit, _), fake_new = discriminator.apply(
-            {"params": d_params, "batch_stats": real_new["batch_stats"]},
-            x_fake,
-            train=True,
-            mutable=["batch_stats"],
-        )
-        loss = losses.discriminator_cross_entropy(real_logit, fake_logit).mean()
-        return loss, fake_new["batch_stats"]
-
-    (d_loss, d_stats), d_grads = jax.value_and_grad(discriminator_loss, has_aux=True)(
-        state.params["d"]
-    )
-    d_params, d_opt = apply_updates(config, "d", state.params["d"], state.opt_state["d"], d_grads)
-    new_state = State(
-        step=state.step + 1,
-        params={"g": g_params, "d": d_params},
-        batch_stats={"g": g_stats, "d": d_stats},
-        opt_state={"g": g_opt, "d": d_opt},
-    )
-    metrics = {"g_loss": g_loss, "d_loss": d_loss, **{f"g_{k}": v for k, v in g_terms.items()}}
-    return new_state, metrics
 
 
 def score(config: GANomalyConfig, state: State, x: jnp.ndarray) -> Scores:
     """Latent distance (default) and reconstruction L1 per image; anomaly map |x - x'|."""
-    generator, _ = _networks(config, x)
-    x_hat, z, z_hat = generator.apply(
-        {"params": state.params["g"], "batch_stats": state.batch_stats["g"]}, x, train=False
-    )
-    heads = {"latent": losses.latent_consistency(z, z_hat), "reconstruction": losses.l1(x, x_hat)}
-    return Scores(
-        heads=heads,
-        default=config.score_head,
-        anomaly_map=jnp.abs(x - x_hat).mean(axis=-1),
-        reconstruction=x_hat,
-    )
+    x_hat, z, z_hat = generator_inference(_networks(config, x)[0], state, x)
+    return latent_scores(config, x, x_hat, z, z_hat)
 
 
 DETECTOR = register(
