@@ -13,20 +13,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ganad_jax import data as datasets
-from ganad_jax import detectors
+from ganad_jax import detectors, distributed
 from ganad_jax.detectors import ConfigError, Detector, config_to_dict, parse_value
+from ganad_jax.ensemble import ensemble, parse_spec
 from ganad_jax.evaluate import (
     evaluate_scores,
     fit_threshold,
     make_scorer,
+    pixel_metrics,
     plot_report,
+    plot_samples,
     score_dataset,
     write_report,
 )
-from ganad_jax.train import TrainOptions, fit, restore
+from ganad_jax.train import TrainOptions, fit, named_key, restore
 
 
 class RunError(ValueError):
@@ -43,7 +48,7 @@ class EvalOptions:
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """Everything that defines a run."""
+    """Everything that defines a run; `ensemble` ("GxD:MODE") makes it a GAN ensemble of `model`."""
 
     model: str
     data: str
@@ -52,11 +57,13 @@ class RunSpec:
     data_options: dict[str, Any]
     train: TrainOptions = TrainOptions()
     evaluation: EvalOptions = EvalOptions()
+    ensemble: str | None = None
 
     @property
     def detector(self) -> Detector:
-        """The registered detector."""
-        return detectors.get(self.model)
+        """The registered detector, or the ensemble of it."""
+        detector = detectors.get(self.model)
+        return detector if self.ensemble is None else ensemble(detector, *parse_spec(self.ensemble))
 
     def identity(self) -> dict[str, Any]:
         """What must match for a run to be resumed: model, data, protocol options, seed, config."""
@@ -66,6 +73,7 @@ class RunSpec:
             "data_options": self.data_options,
             "seed": self.seed,
             "config": config_to_dict(self.config),
+            "ensemble": self.ensemble,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -85,17 +93,27 @@ def make_spec(
     seed: int = 0,
     settings: list[str] | tuple[str, ...] = (),
     progress: bool = True,
+    ensemble: str | None = None,
 ) -> RunSpec:
     """Resolve names and `key=value` settings into a RunSpec; RunError on anything unknown.
 
     A key is looked up in the detector's config, then the data set's protocol options, then the
-    training and evaluation options.
+    training and evaluation options. `ensemble` ("GxD" or "GxD:MODE", also the setting
+    `ensemble=...`) trains a GAN ensemble of the detector.
     """
+    for item in settings:
+        if item.startswith("ensemble="):
+            ensemble = item.split("=", 1)[1]
+    settings = [item for item in settings if not item.startswith("ensemble=")]
     try:
         detector = detectors.get(model)
         source = datasets.get(data)
+        if ensemble is not None:
+            ensemble = "{}x{}:{}".format(*parse_spec(ensemble))
     except (KeyError, datasets.DataError) as err:
         raise RunError(str(err.args[0])) from None
+    except ValueError as err:
+        raise RunError(str(err)) from None
     if source.modality not in detector.modalities:
         raise RunError(
             f"{model} takes {'/'.join(detector.modalities)} data; {data!r} is {source.modality}"
@@ -110,7 +128,7 @@ def make_spec(
             if key in config_fields:
                 groups["config"][key] = parse_value(detector.config_cls, key, text)
             elif key in source.defaults:
-                groups["data"].update(datasets.coerce_options(data, {key: text}))
+                groups["data"][key] = datasets.coerce_options(data, {key: text})[key]
             elif key in {f.name for f in dataclasses.fields(TrainOptions)} - {"progress"}:
                 groups["train"][key] = _parse_count(key, text)
             elif key in {f.name for f in dataclasses.fields(EvalOptions)}:
@@ -126,6 +144,10 @@ def make_spec(
         config = detector.config_cls(**groups["config"])
     except (TypeError, ValueError) as err:
         raise RunError(f"invalid config for {model}: {err}") from None
+    # A data option that is also a config field (a series detector's `window`) follows the
+    # config, as `image_size` does for image loaders, so the model and its data agree.
+    for key in config_fields & set(source.defaults):
+        groups["data"][key] = getattr(config, key)
     return RunSpec(
         model=model,
         data=data,
@@ -134,6 +156,7 @@ def make_spec(
         data_options=datasets.coerce_options(data, groups["data"]),
         train=TrainOptions(progress=progress, **groups["train"]),
         evaluation=EvalOptions(**groups["evaluation"]),
+        ensemble=ensemble,
     )
 
 
@@ -144,8 +167,9 @@ def _parse_count(key: str, text: str) -> int | None:
         value = int(text)
     except ValueError:
         raise RunError(f"{key} expects int, got {text!r}") from None
-    if value < 1:
-        raise RunError(f"{key} must be >= 1, got {value}")
+    lowest = 0 if key == "devices" else 1  # devices=0: all devices
+    if value < lowest:
+        raise RunError(f"{key} must be >= {lowest}, got {value}")
     return value
 
 
@@ -190,12 +214,15 @@ def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = 
         if not overwrite:
             raise RunError(f"{out} already holds a run; use --resume, --overwrite or another --out")
     ds = load_data(spec)
-    if not resume and out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(
-        json.dumps({**spec.to_json(), "input_shape": list(ds.train.x.shape[1:])}, indent=2) + "\n"
-    )
+    if distributed.is_primary():  # one process of a multi-process run writes the folder
+        if not resume and out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(
+            json.dumps({**spec.to_json(), "input_shape": list(ds.train.x.shape[1:])}, indent=2)
+            + "\n"
+        )
+    distributed.barrier("run-folder")
     started = time.perf_counter()
     state, _ = fit(
         spec.detector,
@@ -205,6 +232,7 @@ def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = 
         run_dir=out,
         options=spec.train,
         resume=resume,
+        validation_x=ds.validation.x,
     )
     train_seconds = time.perf_counter() - started
     return evaluate_run(spec, out, state=state, dataset=ds, train_seconds=train_seconds)
@@ -229,14 +257,21 @@ def evaluate_run(
         validation.value, spec.evaluation.threshold_quantile, "validation normals"
     )
     result = evaluate_scores(ds.test.y, test, threshold, oracle=spec.evaluation.oracle)
+    masks = ds.test.masks
+    if masks is not None and test.anomaly_map is not None and masks.any() and not masks.all():
+        result.update(pixel_metrics(masks, test.anomaly_map))
     if train_seconds is None:
         previous = out / "report.json"
         train_seconds = (
             json.loads(previous.read_text())["train_seconds"] if previous.exists() else float("nan")
         )
-    plots = plot_report(
-        out / "plots", ds.test.y, test, threshold, ds.test.x if ds.modality == "image" else None
-    )
+    primary = distributed.is_primary()
+    images = ds.test.x if ds.modality == "image" else None
+    plots = plot_report(out / "plots", ds.test.y, test, threshold, images, masks) if primary else []
+    if primary and images is not None and spec.detector.samples is not None:
+        key = named_key(jax.random.key(spec.seed), "samples")
+        generated = spec.detector.samples(spec.config, state, key, jnp.asarray(ds.train.x[:64]))
+        plots.append(plot_samples(out / "plots", np.asarray(generated)))
     report = {
         **spec.to_json(),
         "protocol": ds.protocol,
@@ -245,7 +280,8 @@ def evaluate_run(
         "data_summary": ds.summary(),
         "plots": plots,
     }
-    write_report(out, report)
+    if primary:
+        write_report(out, report)
     return report
 
 
@@ -285,6 +321,7 @@ def load_spec(out: Path) -> tuple[RunSpec, dict[str, Any]]:
         data_options=saved["data_options"],
         train=TrainOptions(progress=False, **saved["train"]),
         evaluation=EvalOptions(**saved["evaluation"]),
+        ensemble=saved.get("ensemble"),
     )
     return spec, saved
 

@@ -1,6 +1,6 @@
 """The one training loop for every detector: jit with a donated state, keys by fold_in, data order
 from keys, progress bar, metrics log (JSON lines and TensorBoard), orbax checkpoints, bit-identical
-resume and a guard against non-finite losses."""
+resume, a guard against non-finite losses and optional early stopping on validation normals."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from ganad_jax.checkpoint import CheckpointError, Checkpoints
 from ganad_jax.detectors import Detector, State, tree_is_finite
+from ganad_jax.ensemble import EnsembleDetector
 
 
 class TrainingDiverged(RuntimeError):
@@ -27,13 +30,30 @@ class TrainingDiverged(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainOptions:
-    """How the loop runs (not what it learns): logging, checkpoints, an optional step limit."""
+    """How the loop runs (not what it learns): logging, checkpoints, an optional step limit, and
+    the device mesh.
+
+    `devices` > 1 (0: every device of every process, as a multi-process run needs) trains data
+    parallel on a mesh of that many devices: each batch is sharded over the mesh's "data" axis and
+    the parameters are replicated; `ensemble_shards` of those devices instead shard the stacked
+    members of an ensemble over an "ensemble" axis. `devices=1` is the plain single-device loop.
+
+    Early stopping (optional, for every detector): with `validate_every` N and validation normals
+    given to `fit`, the mean default score head over them (the validation loss: normals should
+    score low) is computed every N steps and at the end, and the state with the lowest one is
+    returned (and kept in run_dir/best, which `restore` prefers); `patience` P also stops training
+    after P evaluations in a row without improvement.
+    """
 
     log_every: int = 20
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     max_steps: int | None = None
     progress: bool = True
+    devices: int = 1
+    ensemble_shards: int = 1
+    validate_every: int | None = None
+    patience: int | None = None
 
 
 def named_key(key: jax.Array, name: str) -> jax.Array:
@@ -60,6 +80,89 @@ def make_train_step(detector: Detector, config: Any) -> Callable[..., tuple[Stat
         return detector.train_step(config, state, jnp.take(data, idx, axis=0), key)
 
     return jax.jit(step, donate_argnums=0)
+
+
+def make_mesh(devices: int, ensemble_shards: int = 1) -> Mesh:
+    """A ("data", "ensemble") mesh over the first `devices` devices (0: all of them)."""
+    available = jax.devices()
+    count = len(available) if devices == 0 else devices
+    if count > len(available):
+        raise ValueError(f"{count} devices requested, {len(available)} available")
+    if jax.process_count() > 1 and count != len(available):
+        raise ValueError(
+            f"a multi-process run must use all {len(available)} devices (devices=0), got {count}"
+        )
+    if ensemble_shards < 1 or count % ensemble_shards:
+        raise ValueError(f"ensemble_shards={ensemble_shards} must divide the {count} devices")
+    grid = np.asarray(available[:count]).reshape(count // ensemble_shards, ensemble_shards)
+    return Mesh(grid, ("data", "ensemble"))
+
+
+def state_shardings(detector: Detector, state: State, mesh: Mesh) -> State:
+    """Where each leaf of `state` lives: replicated, except an ensemble's stacked members, which
+    are split over the mesh's "ensemble" axis when it has more than one device."""
+    replicated = NamedSharding(mesh, P())
+    shards = mesh.shape["ensemble"]
+    if shards == 1:
+        return jax.tree.map(lambda _: replicated, state)
+    if not isinstance(detector, EnsembleDetector):
+        raise ValueError(f"ensemble_shards={shards} needs an ensemble, {detector.name} is none")
+    if detector.n_generators % shards or detector.n_discriminators % shards:
+        raise ValueError(
+            f"ensemble_shards={shards} must divide the ensemble's "
+            f"{detector.n_generators} generators and {detector.n_discriminators} discriminators"
+        )
+    members = NamedSharding(mesh, P("ensemble"))
+    return State(
+        step=replicated,
+        params=jax.tree.map(lambda _: members, state.params),
+        batch_stats=jax.tree.map(lambda _: members, state.batch_stats),
+        opt_state=jax.tree.map(lambda _: members, state.opt_state),
+    )
+
+
+def place(tree: Any, shardings: Any) -> Any:
+    """Host values of `tree` as global arrays with `shardings`; each process builds (and reads)
+    only the pieces its own devices hold."""
+
+    def one(leaf, sharding):
+        host = np.asarray(leaf)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(one, tree, shardings)
+
+
+def shard_rows(x: np.ndarray, mesh: Mesh) -> jax.Array:
+    """The training set as one global array whose rows are split over the "data" axis (padded with
+    zero rows to a multiple of its size; the epoch permutations never draw the padding)."""
+    parts = mesh.shape["data"]
+    pad = -len(x) % parts
+    if pad:
+        x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+    sharding = NamedSharding(mesh, P("data"))
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: np.asarray(x[index]))
+
+
+def make_sharded_train_step(
+    detector: Detector, config: Any, mesh: Mesh, state_sharding: State
+) -> Callable[..., tuple[State, dict]]:
+    """`make_train_step` on a mesh: `step(state, data, perm, index, key_data)` gathers the batch
+    from the row-sharded data, shards it over "data" and keeps the state's sharding; the key comes
+    as raw key data so that every argument is a global array."""
+    batch_size = config.batch_size
+    if batch_size % mesh.shape["data"]:
+        raise ValueError(
+            f"batch_size {batch_size} must be a multiple of the {mesh.shape['data']} data shards"
+        )
+    batch_sharding = NamedSharding(mesh, P("data"))
+
+    def step(state, data, perm, index, key_data):
+        idx = jax.lax.dynamic_slice_in_dim(perm, index * batch_size, batch_size)
+        batch = jax.lax.with_sharding_constraint(jnp.take(data, idx, axis=0), batch_sharding)
+        return detector.train_step(config, state, batch, jax.random.wrap_key_data(key_data))
+
+    replicated = NamedSharding(mesh, P())
+    return jax.jit(step, donate_argnums=0, out_shardings=(state_sharding, replicated))
 
 
 @jax.jit
@@ -98,6 +201,58 @@ class _Log:
             self._writer.close()
 
 
+class _BestState:
+    """Early stopping's bookkeeping: the lowest validation loss so far, its step and a host copy of
+    its state (also saved to run_dir/best, so that a resumed run continues from the same best)."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        config: Any,
+        x: np.ndarray,
+        options: TrainOptions,
+        run_dir: Path | None,
+        template: State,
+    ) -> None:
+        from ganad_jax.evaluate import make_scorer
+
+        self.x, self.batch_size = x, config.batch_size
+        self.every, self.patience = options.validate_every, options.patience
+        self.scorer = make_scorer(detector, config)
+        self.state, self.step, self.loss = None, None, float("inf")
+        self.saved = Checkpoints(run_dir / "best", keep=1) if run_dir else None
+        if self.saved is not None and self.saved.latest_step() is not None:
+            self.step = self.saved.latest_step()
+            self.state = jax.device_get(self.saved.restore(template))
+            self.loss = self.validation_loss(self.state)
+
+    def validation_loss(self, state: State) -> float:
+        """Mean default score over the validation normals."""
+        from ganad_jax.evaluate import score_dataset
+
+        return float(np.mean(score_dataset(self.scorer, state, self.x, self.batch_size).value))
+
+    def update(self, step: int, state: State) -> float:
+        """Evaluate `state` at `step`; keep it if it is the best so far; return its loss."""
+        loss = self.validation_loss(state)
+        if loss < self.loss:
+            self.state, self.step, self.loss = jax.device_get(state), step, loss
+            if self.saved is not None:
+                self.saved.save(step, state)
+        return loss
+
+    def should_stop(self, step: int) -> bool:
+        """Whether `patience` evaluations in a row up to `step` brought no improvement."""
+        if self.patience is None or self.step is None or step % self.every:
+            return False
+        return step - self.step >= self.patience * self.every
+
+    def close(self) -> None:
+        """Release the checkpoint manager."""
+        if self.saved is not None:
+            self.saved.close()
+
+
 def fit(
     detector: Detector,
     config: Any,
@@ -107,12 +262,14 @@ def fit(
     run_dir: Path | None = None,
     options: TrainOptions = TrainOptions(),
     resume: bool = False,
+    validation_x: np.ndarray | None = None,
 ) -> tuple[State, list[dict[str, float]]]:
     """Train `detector` on `train_x` (normal samples only) and return (state, logged metrics).
 
     With `run_dir`, checkpoints go to run_dir/checkpoints and metrics to run_dir/metrics.jsonl;
     `resume` continues from the newest checkpoint and draws exactly the keys and batches an
-    uninterrupted run would.
+    uninterrupted run would. `validation_x` (held-back normals) enables early stopping when
+    `options.validate_every` is set (see `TrainOptions`).
     """
     n = len(train_x)
     per_epoch = steps_per_epoch(n, config.batch_size)
@@ -122,8 +279,17 @@ def fit(
 
     key = jax.random.key(seed)
     step_key, data_key = named_key(key, "step"), named_key(key, "data")
-    data = jax.device_put(jnp.asarray(train_x))
-    state = detector.init(config, named_key(key, "init"), data[: config.batch_size])
+    mesh = None
+    if options.devices != 1 or jax.process_count() > 1:
+        mesh = make_mesh(options.devices, options.ensemble_shards)
+    if mesh is None:
+        data = jax.device_put(jnp.asarray(train_x))
+        state = detector.init(config, named_key(key, "init"), data[: config.batch_size])
+    else:
+        sample = jnp.asarray(train_x[: config.batch_size])
+        state = detector.init(config, named_key(key, "init"), sample)
+        sharding = state_shardings(detector, state, mesh)
+        state, data = place(state, sharding), shard_rows(np.asarray(train_x), mesh)
 
     checkpoints = (
         Checkpoints(run_dir / "checkpoints", options.keep_checkpoints) if run_dir else None
@@ -133,22 +299,36 @@ def fit(
             raise FileNotFoundError(f"nothing to resume: no checkpoint in {run_dir}")
         state = checkpoints.restore(state)
     start = int(state.step)
+    best = None
+    if options.validate_every is not None and validation_x is not None and len(validation_x):
+        best = _BestState(detector, config, validation_x, options, run_dir, state)
 
-    step_fn = make_train_step(detector, config)
-    log = _Log(run_dir)
+    if mesh is None:
+        step_fn = make_train_step(detector, config)
+    else:
+        step_fn = make_sharded_train_step(detector, config, mesh, sharding)
+    primary = jax.process_index() == 0  # the one process that logs
+    show = options.progress and primary
+    log = _Log(run_dir if primary else None)
     history: list[dict[str, float]] = []
-    bar = tqdm(total=total, initial=start, unit="step", disable=not options.progress, leave=False)
+    bar = tqdm(total=total, initial=start, unit="step", disable=not show, leave=False)
     perm, perm_epoch = None, -1
     last_good = checkpoints.latest_step() if checkpoints else None
     tick, tick_step = time.perf_counter(), start
     try:
         for step in range(start, total):
+            if best is not None and best.should_stop(step):
+                break
             epoch, index = divmod(step, per_epoch)
             if epoch != perm_epoch:
                 perm, perm_epoch = epoch_permutation(data_key, epoch, n), epoch
-            state, metrics = step_fn(
-                state, data, perm, jnp.int32(index), jax.random.fold_in(step_key, step)
-            )
+                if mesh is not None:
+                    perm = _replicate(mesh, perm)
+            index_arg, key_arg = jnp.int32(index), jax.random.fold_in(step_key, step)
+            if mesh is not None:
+                index_arg = _replicate(mesh, index_arg)
+                key_arg = _replicate(mesh, jax.random.key_data(key_arg))
+            state, metrics = step_fn(state, data, perm, index_arg, key_arg)
             done = step + 1
             bar.update(1)
             is_checkpoint = checkpoints is not None and (
@@ -169,6 +349,12 @@ def fit(
                 history.append({"step": done, **values})
                 log.write(done, values)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
+            if best is not None and (done % options.validate_every == 0 or done == total):
+                loss = best.update(done, state)
+                history.append({"step": done, "validation_loss": loss})
+                log.write(done, {"validation_loss": loss})
+                if best.should_stop(done) and checkpoints is not None and not is_checkpoint:
+                    is_checkpoint = True  # so that a resumed run stops here too
             if is_checkpoint:
                 checkpoints.save(done, state)
                 last_good = done
@@ -177,15 +363,30 @@ def fit(
         log.close()
         if checkpoints is not None:
             checkpoints.close()
+        if best is not None:
+            best.close()
+    if best is not None and best.state is not None:
+        state = jax.tree.map(jnp.asarray, best.state)
+    if jax.process_count() > 1:
+        # Every process gets the whole state on its own device, for local scoring.
+        from jax.experimental import multihost_utils
+
+        state = jax.tree.map(jnp.asarray, multihost_utils.process_allgather(state, tiled=True))
     return state, history
 
 
+def _replicate(mesh: Mesh, value: Any) -> jax.Array:
+    return place(value, NamedSharding(mesh, P()))
+
+
 def restore(detector: Detector, config: Any, run_dir: Path, sample_batch: np.ndarray) -> State:
-    """The newest checkpoint of a run, restored into the detector's state structure."""
+    """The newest checkpoint of a run (its best-by-validation state where early stopping kept
+    one), restored into the detector's state structure."""
     if not (run_dir / "checkpoints").is_dir():
         raise CheckpointError(f"no checkpoint in {run_dir}: was it trained with --out {run_dir}?")
     template = detector.init(config, jax.random.key(0), jnp.asarray(sample_batch))
-    checkpoints = Checkpoints(run_dir / "checkpoints")
+    folder = run_dir / "best" if (run_dir / "best").is_dir() else run_dir / "checkpoints"
+    checkpoints = Checkpoints(folder)
     try:
         return checkpoints.restore(template)
     finally:

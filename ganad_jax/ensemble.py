@@ -1,0 +1,266 @@
+"""GAN ensembles of any registered detector, over stacked parameters under `vmap`.
+
+Han, Chen and Liu, "GAN Ensemble for Anomaly Detection", AAAI 2021, arXiv:2012.07988.
+
+An ensemble holds I generators G_1..G_I and J discriminators D_1..D_J of one base detector: the
+discriminators are the networks the base names in `Detector.discriminators` (e.g. "d", or EGBAD's
+"d_xz"), the generator is all its other networks (e.g. GANomaly's "g", EGBAD's "e" and "g"). Each
+side is stacked along a leading member axis (I or J long) in every leaf of `State.params`,
+`State.batch_stats` and `State.opt_state`; `State.step` stays one scalar.
+
+    objective   sum_{i,j} L_base(G_i, D_j)
+    A(x)      = 1/|P| sum_{(i,j) in P} A_base(x; G_i, D_j)      (every head of the base score)
+
+where P is the set of all I x J pairs (the paper) or, in the independent mode, the I pairs (i, i).
+The per-pair scores are extra heads named "HEAD/gIdJ"; anomaly maps and reconstructions are the
+means over P. Generated samples (where the base has them) come from the generators in turn.
+
+Training modes (one base `train_step` per updated pair, the base's own losses and optimisers):
+- "pair" (the paper's Algorithm 1): each step one pair (i, j), drawn uniformly by key, is updated;
+- "all": each step every pair is updated once, in max(I, J) rounds of min(I, J) disjoint pairs
+  (round r pairs generator i with discriminator (i + r) mod max(I, J)), each round one vmapped base
+  step; the rounds run in that fixed order;
+- "independent" (I == J): generator i only ever meets discriminator i, so member i is the base
+  detector trained alone, and all members train in one vmapped step.
+
+Keys (so that a member can be reproduced alone): member m (m < max(I, J)) is initialised by the
+base `init` with `fold_in(init_key, m)`; generator i takes member i's generator networks and
+discriminator j member j's discriminators. A pair's base step gets `fold_in(step_key, p)`, p its
+index: p = i * J + j in the "pair" and "all" modes, p = i in the independent mode; the "pair" mode
+draws p from `fold_in(step_key, I * J)`. So independent member i equals the base detector trained
+by the same loop with its init and step keys folded with i (tests/test_ensemble.py checks it). The
+base step sees the ensemble's step counter; batch statistics, optimiser states and metrics are the
+base's (metrics averaged over the updated pairs).
+
+Deviations from the paper's code: the paper's PyTorch code trains members in a Python loop; here
+they are vmapped, which changes results only by float rounding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ganad_jax.detectors import Detector, Scores, State
+
+MODES = ("pair", "all", "independent")
+_PARTS = ("params", "batch_stats", "opt_state")
+
+Side = dict[str, dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleDetector(Detector):
+    """A detector whose state stacks `n_generators` generators and `n_discriminators`
+    discriminators of `base`; its config is the base's config."""
+
+    base: Detector | None = None
+    n_generators: int = 1
+    n_discriminators: int = 1
+    mode: str = "pair"
+
+    @property
+    def spec(self) -> str:
+        """The ensemble's shape and mode as the command line writes it, e.g. "3x3:pair"."""
+        return f"{self.n_generators}x{self.n_discriminators}:{self.mode}"
+
+
+def parse_spec(text: str) -> tuple[int, int, str]:
+    """(n_generators, n_discriminators, mode) from "GxD" or "GxD:MODE" (default mode "pair")."""
+    shape, _, mode = text.partition(":")
+    mode = mode or "pair"
+    try:
+        n_g, n_d = (int(v) for v in shape.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"an ensemble is GxD or GxD:MODE (e.g. 3x3:all), got {text!r}") from None
+    _check(n_g, n_d, mode)
+    return n_g, n_d, mode
+
+
+def _check(n_generators: int, n_discriminators: int, mode: str) -> None:
+    if n_generators < 1 or n_discriminators < 1:
+        raise ValueError(
+            f"an ensemble needs >= 1 generator and discriminator, got "
+            f"{n_generators}x{n_discriminators}"
+        )
+    if mode not in MODES:
+        raise ValueError(f"ensemble mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "independent" and n_generators != n_discriminators:
+        raise ValueError(
+            f"the independent mode pairs generator i with discriminator i: it needs as many "
+            f"generators as discriminators, got {n_generators}x{n_discriminators}"
+        )
+
+
+def split_state(detector: Detector, state: State) -> tuple[Side, Side]:
+    """(generator side, discriminator side) of a state, each {part: {network: tree}}."""
+
+    def side(is_discriminator: bool) -> Side:
+        return {
+            part: {
+                name: tree
+                for name, tree in getattr(state, part).items()
+                if detector.is_discriminator(name) == is_discriminator
+            }
+            for part in _PARTS
+        }
+
+    return side(False), side(True)
+
+
+def join_state(step: jnp.ndarray, generator: Side, discriminator: Side) -> State:
+    """The state holding both sides (inverse of `split_state`)."""
+    return State(step=step, **{part: {**generator[part], **discriminator[part]} for part in _PARTS})
+
+
+def _take(side: Side, index: Any) -> Side:
+    return jax.tree.map(lambda leaf: leaf[index], side)
+
+
+def pair_state(
+    detector: EnsembleDetector, state: State, generator: int, discriminator: int
+) -> State:
+    """The base detector's state made of generator `generator` and discriminator `discriminator`
+    of an ensemble state (member i of an independent ensemble is pair (i, i))."""
+    gen, disc = split_state(detector.base, state)
+    return join_state(state.step, _take(gen, generator), _take(disc, discriminator))
+
+
+def _rounds(n_generators: int, n_discriminators: int) -> tuple[np.ndarray, np.ndarray]:
+    """(generators, discriminators), each (rounds, pairs): every pair once, rounds disjoint."""
+    size = max(n_generators, n_discriminators)
+    gens, discs = [], []
+    for r in range(size):
+        pairs = [
+            (i, (i + r) % size) for i in range(n_generators) if (i + r) % size < n_discriminators
+        ]
+        gens.append([i for i, _ in pairs])
+        discs.append([j for _, j in pairs])
+    return np.asarray(gens, np.int32), np.asarray(discs, np.int32)
+
+
+def ensemble(
+    detector: Detector, n_generators: int, n_discriminators: int, mode: str = "pair"
+) -> EnsembleDetector:
+    """`detector` as a GAN ensemble of `n_generators` x `n_discriminators` (see the module doc);
+    the result satisfies the detector contract and takes the base detector's config."""
+    _check(n_generators, n_discriminators, mode)
+    base = detector
+    n_g, n_d = n_generators, n_discriminators
+
+    def split(state: State) -> tuple[Side, Side]:
+        gen, disc = split_state(base, state)
+        if not jax.tree.leaves(disc["params"]) or not jax.tree.leaves(gen["params"]):
+            raise ValueError(
+                f"{base.name}: an ensemble needs generator and discriminator networks; the state "
+                f"has {sorted(state.params)}, the detector names {base.discriminators} as "
+                "discriminators"
+            )
+        return gen, disc
+
+    def init(config: Any, key: jax.Array, sample_batch: jnp.ndarray) -> State:
+        """Initialise max(I, J) base members from fold_in(key, m) and keep I generators and J
+        discriminators of them."""
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(max(n_g, n_d)))
+        members = jax.vmap(lambda k: base.init(config, k, sample_batch))(keys)
+        gen, disc = split(members)
+        return join_state(jnp.zeros((), jnp.int32), _take(gen, slice(n_g)), _take(disc, slice(n_d)))
+
+    def update(config, step, gen, disc, x, keys):
+        """One base step per (generator, discriminator) of the stacked sides, vmapped."""
+
+        def one(g, d, k):
+            new, metrics = base.train_step(config, join_state(step, g, d), x, k)
+            new_g, new_d = split_state(base, new)
+            return new_g, new_d, metrics
+
+        return jax.vmap(one)(gen, disc, keys)
+
+    def update_pairs(config, step, gen, disc, x, gens, discs, key):
+        """Gather the pairs (gens[k], discs[k]) (no index twice), update them, scatter back."""
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, gens * n_d + discs)
+        new_g, new_d, metrics = update(config, step, _take(gen, gens), _take(disc, discs), x, keys)
+
+        def scatter(side, new, index):
+            return jax.tree.map(lambda leaf, value: leaf.at[index].set(value), side, new)
+
+        return scatter(gen, new_g, gens), scatter(disc, new_d, discs), metrics
+
+    def train_step(
+        config: Any, state: State, x: jnp.ndarray, key: jax.Array
+    ) -> tuple[State, dict[str, jnp.ndarray]]:
+        """Update the mode's pairs with base steps; metrics are means over the updated pairs."""
+        gen, disc = split(state)
+        if mode == "independent":
+            keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_g))
+            gen, disc, metrics = update(config, state.step, gen, disc, x, keys)
+        elif mode == "pair":
+            p = jax.random.randint(jax.random.fold_in(key, n_g * n_d), (1,), 0, n_g * n_d)
+            gen, disc, metrics = update_pairs(
+                config, state.step, gen, disc, x, p // n_d, p % n_d, key
+            )
+        else:
+
+            def round_(sides, pairs):
+                new_g, new_d, metrics = update_pairs(config, state.step, *sides, x, *pairs, key)
+                return (new_g, new_d), metrics
+
+            (gen, disc), metrics = jax.lax.scan(round_, (gen, disc), _rounds(n_g, n_d))
+        new = join_state(state.step + 1, gen, disc)
+        return new, jax.tree.map(jnp.mean, metrics)
+
+    def score(config: Any, state: State, x: jnp.ndarray) -> Scores:
+        """Mean of the base scores over the mode's pairs, plus one head per pair."""
+        gen, disc = split(state)
+
+        def pair(g, d):
+            return base.score(config, join_state(state.step, g, d), x)
+
+        if mode == "independent":
+            out = jax.vmap(pair)(gen, disc)
+            names = [f"g{i}d{i}" for i in range(n_g)]
+        else:
+            out = jax.vmap(lambda g: jax.vmap(lambda d: pair(g, d))(disc))(gen)
+            out = jax.tree.map(lambda v: v.reshape(n_g * n_d, *v.shape[2:]), out)
+            names = [f"g{i}d{j}" for i in range(n_g) for j in range(n_d)]
+        heads = {name: v.mean(axis=0) for name, v in out.heads.items()}
+        for head, values in out.heads.items():
+            heads.update({f"{head}/{pair_name}": values[k] for k, pair_name in enumerate(names)})
+        return Scores(
+            heads=heads,
+            default=out.default,
+            anomaly_map=None if out.anomaly_map is None else out.anomaly_map.mean(axis=0),
+            reconstruction=None if out.reconstruction is None else out.reconstruction.mean(axis=0),
+        )
+
+    def samples(config: Any, state: State, key: jax.Array, like: jnp.ndarray) -> jnp.ndarray:
+        """len(like) generated samples, sample k from generator k mod I (key folded with i)."""
+        gen, disc = split(state)
+        first_disc = _take(disc, 0)
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_g))
+        out = jax.vmap(
+            lambda g, k: base.samples(config, join_state(state.step, g, first_disc), k, like)
+        )(gen, keys)
+        rows = jnp.arange(like.shape[0])
+        return out[rows % n_g, rows]
+
+    return EnsembleDetector(
+        name=f"{base.name}-ensemble{n_g}x{n_d}-{mode}",
+        config_cls=base.config_cls,
+        init=init,
+        train_step=train_step,
+        score=score,
+        modalities=base.modalities,
+        description=f"GAN ensemble ({n_g}x{n_d}, {mode}; Han et al., AAAI 2021) of {base.name}",
+        tiny=base.tiny,
+        discriminators=base.discriminators,
+        samples=None if base.samples is None else samples,
+        base=base,
+        n_generators=n_g,
+        n_discriminators=n_d,
+        mode=mode,
+    )

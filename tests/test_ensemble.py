@@ -1,0 +1,187 @@
+"""GAN ensembles: independent members equal lone detectors, every mode meets the detector contract
+(the registry-wide checks of test_detectors.py, rerun on ensembles of a tiny base), CLI wiring."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+from helpers import cases, replace, sample_inputs, tiny_config, trees_equal
+from test_detectors import (  # noqa: F401  (rerun here on the `case` fixture below)
+    test_batch_invariance,
+    test_determinism,
+    test_no_retracing,
+    test_one_step,
+    test_resume_equality,
+    test_shapes,
+)
+
+from ganad_jax import detectors, runs
+from ganad_jax.ensemble import (
+    EnsembleDetector,
+    _rounds,
+    ensemble,
+    pair_state,
+    parse_spec,
+    split_state,
+)
+from ganad_jax.evaluate import make_scorer, score_dataset
+from ganad_jax.train import TrainOptions, fit
+
+QUIET = TrainOptions(progress=False, log_every=1, max_steps=3)
+# (base, mode, generators, discriminators): the paper's mode and the all-pairs mode, unequal sides.
+ENSEMBLES = [("ganomaly", "pair", 2, 2), ("ganomaly", "all", 2, 3)]
+
+
+@pytest.fixture(scope="module", params=ENSEMBLES, ids=["-".join(map(str, e)) for e in ENSEMBLES])
+def case(request):
+    """The registry-wide `case` for an ensemble of a tiny base detector."""
+    name, mode, n_g, n_d = request.param
+    detector = ensemble(detectors.get(name), n_g, n_d, mode)
+    config = tiny_config(name)
+    x = sample_inputs(name, config, 4 * config.batch_size)
+    state, history = fit(detector, config, x, seed=0, options=QUIET)
+    return name, detector, config, x, state, history
+
+
+def test_score_is_the_mean_over_pairs(case):
+    _, detector, config, x, state, _ = case
+    scores = score_dataset(make_scorer(detector, config), state, x, config.batch_size)
+    pairs = [
+        f"g{i}d{j}" for i in range(detector.n_generators) for j in range(detector.n_discriminators)
+    ]
+    base_heads = [h for h in scores.heads if "/" not in h]
+    assert sorted(scores.heads) == sorted(
+        base_heads + [f"{h}/{p}" for h in base_heads for p in pairs]
+    )
+    for head in base_heads:
+        per_pair = np.stack([scores.heads[f"{head}/{p}"] for p in pairs])
+        np.testing.assert_allclose(scores.heads[head], per_pair.mean(0), rtol=1e-5, atol=1e-6)
+    # Each pair's head is the base detector's score of that pair's networks.
+    i, j = detector.n_generators - 1, detector.n_discriminators - 1
+    base = make_scorer(detector.base, config)(pair_state(detector, state, i, j), x[:8])
+    np.testing.assert_allclose(
+        base.value, scores.heads[f"{scores.default}/g{i}d{j}"][:8], rtol=1e-5, atol=1e-6
+    )
+
+
+def test_pair_mode_updates_one_generator_and_one_discriminator():
+    config = tiny_config("ganomaly")
+    detector = ensemble(detectors.get("ganomaly"), 2, 2, "pair")
+    x = sample_inputs("ganomaly", config, config.batch_size)
+    state = detector.init(config, jax.random.key(0), x)
+    new, _ = detector.train_step(config, state, x, jax.random.key(1))
+    for before, after in zip(split_state(detector, state), split_state(detector, new), strict=True):
+        changed = [not trees_equal(_member(before, m), _member(after, m)) for m in range(2)]
+        assert sum(changed) == 1
+
+
+def _member(side, m):
+    return jax.tree.map(lambda leaf: leaf[m], side)
+
+
+def test_all_mode_rounds_meet_every_pair_once_in_disjoint_rounds():
+    for n_g, n_d in [(1, 1), (2, 3), (3, 2), (3, 3), (1, 5), (4, 2)]:
+        gens, discs = _rounds(n_g, n_d)
+        assert gens.shape == (max(n_g, n_d), min(n_g, n_d)) == discs.shape
+        pairs = {(int(i), int(j)) for i, j in zip(gens.ravel(), discs.ravel(), strict=True)}
+        assert pairs == {(i, j) for i in range(n_g) for j in range(n_d)}
+        for row_g, row_d in zip(gens, discs, strict=True):
+            assert len(set(row_g)) == len(row_g) and len(set(row_d)) == len(row_d)
+
+
+BASES = [name for name in ("ganomaly", "mad-gan") if name in detectors.names()]
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_independent_member_equals_the_base_trained_alone(name):
+    """Member i == the base detector trained by the same loop with its keys folded with i."""
+    base = detectors.get(name)
+    config = tiny_config(name)
+    x = sample_inputs(name, config, 4 * config.batch_size)
+    members = ensemble(base, 2, 2, "independent")
+    state, _ = fit(members, config, x, seed=0, options=QUIET)
+    scores = score_dataset(make_scorer(members, config), state, x, config.batch_size)
+    for i in range(2):
+        alone_detector = replace(
+            base,
+            init=lambda c, k, b, i=i: base.init(c, jax.random.fold_in(k, i), b),
+            train_step=lambda c, s, b, k, i=i: base.train_step(c, s, b, jax.random.fold_in(k, i)),
+        )
+        alone, _ = fit(alone_detector, config, x, seed=0, options=QUIET)
+        jax.tree.map(
+            lambda a, b: np.testing.assert_allclose(
+                np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5
+            ),
+            pair_state(members, state, i, i),
+            alone,
+        )
+        lone = score_dataset(make_scorer(base, config), alone, x, config.batch_size)
+        for head, values in lone.heads.items():
+            np.testing.assert_allclose(
+                scores.heads[f"{head}/g{i}d{i}"], values, rtol=1e-4, atol=1e-5
+            )
+
+
+def test_bad_ensembles_are_refused():
+    base = detectors.get("ganomaly")
+    with pytest.raises(ValueError, match="as many generators as discriminators"):
+        ensemble(base, 2, 3, "independent")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        ensemble(base, 2, 2, "best")
+    with pytest.raises(ValueError, match="GxD"):
+        parse_spec("3")
+    assert parse_spec("3X2") == (3, 2, "pair")
+    assert parse_spec("3x3:all") == (3, 3, "all")
+
+
+def test_run_spec_builds_and_reloads_an_ensemble(tmp_path):
+    spec = runs.make_spec(
+        "ganomaly", settings=["latent=8", "devices=4"], ensemble="3x3", progress=False
+    )
+    assert isinstance(spec.detector, EnsembleDetector)
+    assert (spec.detector.n_generators, spec.detector.mode) == (3, "pair")
+    assert spec.identity()["ensemble"] == "3x3:pair" and spec.train.devices == 4
+    (tmp_path / "config.json").write_text(json.dumps(spec.to_json()))
+    loaded, _ = runs.load_spec(tmp_path)
+    assert loaded.ensemble == "3x3:pair" and loaded.detector.spec == "3x3:pair"
+    assert loaded.config == spec.config and loaded.train.devices == 4
+    with pytest.raises(runs.RunError, match="as many generators"):
+        runs.make_spec("ganomaly", ensemble="2x3:independent")
+    assert runs.make_spec("ganomaly", settings=["ensemble=2x2:all"]).ensemble == "2x2:all"
+    plain = runs.make_spec("ganomaly", progress=False)
+    assert plain.identity()["ensemble"] is None
+    assert not isinstance(plain.detector, EnsembleDetector)
+
+
+def test_cli_parses_ensemble_devices_and_distributed():
+    from ganad_jax.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["train", "ganomaly", "--ensemble", "3x3:all", "--devices", "4", "--distributed"]
+    )
+    assert (args.ensemble, args.devices, args.distributed) == ("3x3:all", 4, True)
+
+
+@pytest.mark.parametrize("name,modality", cases(), ids=["/".join(c) for c in cases()])
+def test_every_registered_detector_makes_an_ensemble(name, modality):
+    """Shapes only (traced, not compiled): every detector's networks split into two sides."""
+    config = tiny_config(name)
+    x = sample_inputs(name, config, config.batch_size, modality=modality)
+    detector = ensemble(detectors.get(name), 2, 3, "all")
+    state = jax.eval_shape(lambda: detector.init(config, jax.random.key(0), x))
+    gen, disc = split_state(detector, state)
+    assert all(leaf.shape[0] == 2 for leaf in jax.tree.leaves(gen))
+    assert all(leaf.shape[0] == 3 for leaf in jax.tree.leaves(disc))
+    new, metrics = jax.eval_shape(
+        lambda s: detector.train_step(config, s, x, jax.random.key(1)), state
+    )
+    assert jax.tree.structure(new) == jax.tree.structure(state)
+    assert all(m.shape == () for m in metrics.values())
+    scores = jax.eval_shape(lambda s: detector.score(config, s, x), state)
+    assert all(v.shape == (len(x),) for v in scores.heads.values())
+    if detector.samples is not None:
+        fake = jax.eval_shape(lambda s: detector.samples(config, s, jax.random.key(2), x), state)
+        assert fake.shape == x.shape
