@@ -2,6 +2,29 @@
 
 __version__ = "0.1.0"
 
-from ganad_jax.estimator import Estimator, GANomaly
+from ganad_jax.estimator import (
+    ALAD,
+    DEDGAN,
+    EGBAD,
+    AnoGAN,
+    BiGAN,
+    CEBiGAN,
+    Estimator,
+    FAnoGAN,
+    GANomaly,
+    SkipGANomaly,
+)
 
-__all__ = ["Estimator", "GANomaly", "__version__"]
+__all__ = [
+    "ALAD",
+    "AnoGAN",
+    "BiGAN",
+    "CEBiGAN",
+    "DEDGAN",
+    "EGBAD",
+    "Estimator",
+    "FAnoGAN",
+    "GANomaly",
+    "SkipGANomaly",
+    "__version__",
+]

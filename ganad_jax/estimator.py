@@ -112,3 +112,51 @@ class GANomaly(Estimator):
     """GANomaly as an estimator; keyword arguments are GANomalyConfig fields."""
 
     model = "ganomaly"
+
+
+class AnoGAN(Estimator):
+    """AnoGAN as an estimator; keyword arguments are AnoGANConfig fields."""
+
+    model = "anogan"
+
+
+class FAnoGAN(Estimator):
+    """f-AnoGAN as an estimator; keyword arguments are FAnoGANConfig fields."""
+
+    model = "f-anogan"
+
+
+class SkipGANomaly(Estimator):
+    """Skip-GANomaly as an estimator; keyword arguments are SkipGANomalyConfig fields."""
+
+    model = "skip-ganomaly"
+
+
+class DEDGAN(Estimator):
+    """DED-GAN as an estimator; keyword arguments are DEDGANConfig fields."""
+
+    model = "ded-gan"
+
+
+class BiGAN(Estimator):
+    """BiGAN as an estimator; keyword arguments are BiGANConfig fields."""
+
+    model = "bigan"
+
+
+class EGBAD(Estimator):
+    """EGBAD as an estimator; keyword arguments are EGBADConfig fields."""
+
+    model = "egbad"
+
+
+class ALAD(Estimator):
+    """ALAD as an estimator; keyword arguments are ALADConfig fields."""
+
+    model = "alad"
+
+
+class CEBiGAN(Estimator):
+    """The consistency-ensured BiGAN as an estimator; keyword arguments are CEBiGANConfig fields."""
+
+    model = "ce-bigan"

@@ -169,3 +169,16 @@ def test_data_list_and_show(capsys, tmp_path):
     assert summary["test_anomalies"] > 0
     assert (tmp_path / "digits.png").stat().st_size > 0
     _refused(capsys, ["data", "show", "digits", "--set", "anomaly_class=x"], "anomaly_class")
+
+
+def test_every_data_option_is_kept():
+    from ganad_jax.runs import make_spec
+
+    spec = make_spec(
+        "ganomaly", "mnist-embedded", settings=["anomaly_class=3", "validation_fraction=0.2"]
+    )
+    assert spec.data_options == {
+        **spec.data_options,
+        "anomaly_class": 3,
+        "validation_fraction": 0.2,
+    }

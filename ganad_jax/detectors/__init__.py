@@ -59,6 +59,11 @@ class Detector:
     """A registered detector: its config class, its three functions and what data it accepts.
 
     `tiny` holds config overrides that make the networks small, for tests and smoke benchmarks.
+    `discriminators` names the keys of `State.params` (and of its batch_stats and opt_state) that
+    are discriminators, each with its "NAME_*" variants ("d" covers "d_xz", "d_zz"); the other keys
+    are the generator side. Ensembles mix the two sides.
+    `samples`, for detectors built on a generator, is `samples(config, state, key, like)`:
+    len(like) generated samples shaped like the real batch `like` (runs plot them).
     """
 
     name: str
@@ -69,10 +74,28 @@ class Detector:
     modalities: tuple[str, ...]
     description: str
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    discriminators: tuple[str, ...] = ("d",)
+    samples: Callable[..., jnp.ndarray] | None = None
+
+    def is_discriminator(self, network: str) -> bool:
+        """Whether `network`, a key of `State.params`, is one of the discriminators."""
+        return any(network == d or network.startswith(f"{d}_") for d in self.discriminators)
 
 
 _DETECTORS: dict[str, Detector] = {}
-_MODULES = ("ganomaly",)
+_MODULES = (
+    "ganomaly",
+    "mad_gan",
+    "skip_ganomaly",
+    "ded_gan",
+    "bigan",
+    "gan",
+    "anogan",
+    "fanogan",
+    "egbad",
+    "alad",
+    "cebigan",
+)
 
 
 def register(detector: Detector) -> Detector:
