@@ -13,15 +13,18 @@ one. Compile time is excluded; best of `repeats`. FLOPs per image come from XLA'
 of the score (with one search step minus with none, times the steps, plus the rest); achieved
 FLOP/s are compared with the best of five 2048x2048 float32 matmuls on the same machine, measured
 in the same run (the practical peak). The machine is shared: the load average is recorded.
-Results (experiments/results/anogan_search_speed.md; batch 64, 100 steps, 12.82 GFLOP per image,
-load average 9-11 on the 2 cores): batched 1.87 images/s (24 GFLOP/s, 19 % of the 124 GFLOP/s
-matmul peak measured in the same run), per-image per-step loop 4.56 images/s, per-image compiled
-search 2.36 images/s: the batched search is 0.41x the loop in wall time and 0.81x in process CPU
-time (5.26 against 6.47 images per CPU second). So the issue's target (>= 20x at batch 64, >= 50 %
-of peak) is not met on this CPU: XLA:CPU runs the batch-1 DCGAN passes at about 80 GFLOP per CPU
-second already, and the batched search's loop body (a while loop) runs about 2x slower than the
-same steps unrolled (2.44 against 1.28 CPU s for 20 steps at batch 64). The batched form pays off
-where batch 1 cannot fill the device (GPU/TPU), which this machine cannot measure.
+
+Results (experiments/results/anogan_search_speed.md; batch 64, 100 steps, 12.82 GFLOP per image;
+quiet machine, load average 0.3-1.3): batched 11.13 images/s (143 GFLOP/s, 28 % of the 503 GFLOP/s
+matmul peak of the same run), per-image per-step loop 8.72 images/s (1.28x), per-image compiled
+search 7.01 images/s; in process CPU time the batched search and the loop are even (5.69 against
+5.80 images per CPU second). Under load (average 9-11, other jobs running) the same command gave
+1.87 against 4.56 images/s (0.41x wall, 0.81x CPU). So the issue's target (>= 20x at batch 64,
+>= 50 % of peak) is not met on this CPU: XLA:CPU already runs the batch-1 DCGAN passes at about
+75 GFLOP per CPU second, so batching can only add the second core, and the search's loop body (a
+while loop) runs about 2x slower than the same steps unrolled (2.44 against 1.28 CPU s for 20 steps
+at batch 64). The batched form pays off where batch 1 cannot fill the device (GPU/TPU), which this
+machine cannot measure.
 """
 
 from __future__ import annotations
