@@ -334,7 +334,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default: 2)")
     parser.add_argument("--tiny", action="store_true", help="use the detector's tiny config")
     parser.add_argument("--torch", action="store_true", help="time the PyTorch reference alongside")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print JSON: the flat object of MODEL, or {"results": [...]} for every detector',
+    )
 
 
 def run(args: argparse.Namespace) -> int:

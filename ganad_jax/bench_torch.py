@@ -21,7 +21,7 @@ class TorchReference(NamedTuple):
     """A detector's training step and scoring pass in PyTorch on one fixed random batch."""
 
     train_step: Callable[[], None]
-    score: Callable[[], None]
+    score: Callable[[], Any]
 
 
 def _dcgan(torch: Any, image_size: int, channels: int, latent: int, features: int) -> tuple:
@@ -104,9 +104,9 @@ def ganomaly(config: Any, channels: int, batch: int) -> TorchReference:
     def train_step() -> None:
         g.train()
         x_hat, z, z_hat = g(x)
+        # D is frozen for G's update: gradients of its parameters would be discarded.
         d.requires_grad_(False)
-        with torch.no_grad():
-            _, f_real = d(x)
+        _, f_real = d(x)
         _, f_fake = d(x_hat)
         g_loss = (
             w["adversarial"] * (f_real - f_fake).pow(2).mean()
@@ -127,13 +127,17 @@ def ganomaly(config: Any, channels: int, batch: int) -> TorchReference:
         d_loss.backward()
         d_opt.step()
 
-    def score() -> None:
+    def score() -> tuple:
+        """The heads and the anomaly map of ganad_jax's GANomaly score."""
         g.eval()
         with torch.inference_mode():
             x_hat, z, z_hat = g(x)
-            (z - z_hat).pow(2).flatten(1).mean(1)
-            (x - x_hat).abs().flatten(1).mean(1)
-            (x - x_hat).abs().mean(1)
+            residual = (x - x_hat).abs()
+            return (
+                (z - z_hat).pow(2).flatten(1).mean(1),
+                residual.flatten(1).mean(1),
+                residual.mean(1),
+            )
 
     return TorchReference(train_step, score)
 

@@ -176,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true", help="one JSON object per line")
     score.set_defaults(func=_score)
 
+    from ganad_jax import bench
+
+    bencher = sub.add_parser(
+        "bench", help="throughput, compile time, FLOP/s and memory per detector"
+    )
+    bench.add_arguments(bencher)
+    bencher.set_defaults(func=bench.run)
+
     lister = sub.add_parser("list", help="list detectors and data sets")
     lister.set_defaults(func=_list)
 

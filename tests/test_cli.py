@@ -182,3 +182,9 @@ def test_every_data_option_is_kept():
         "anomaly_class": 3,
         "validation_fraction": 0.2,
     }
+
+
+def test_bench_subcommand(capsys):
+    assert main(["bench", "ganomaly", "--tiny", "--json", "--repeats", "1", "--steps", "1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"train_per_s", "score_per_s", "compile_s", "peak_fraction"} <= set(result)

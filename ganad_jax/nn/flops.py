@@ -4,11 +4,12 @@ and matmul in its jaxpr (forward and gradient passes alike), at 2 FLOPs each. El
 
 Traced with the fast layers (the default), the count follows the published convention (papers,
 PyTorch counters): a Conv2d costs out_pixels * k * k * in * out multiply-adds and a
-ConvTranspose2d in_pixels * k * k * in * out, border padding included, because those are exactly
-the products the fast layers compute; zeros inserted between input pixels (input dilation) are
-never counted. Traced inside `layers.plain_formulation()` with `count_padding=False`, the count
-leaves out border padding too and is what XLA's `cost_analysis()` reports for the plain
-formulation, which the tests use as a cross-check.
+ConvTranspose2d in_pixels * k * k * in * out. The fast transposed convolutions are matmuls over
+exactly those products, and a convolution's taps on border padding are counted; zeros inserted
+between input pixels (input dilation) are never counted. Traced inside
+`layers.plain_formulation()` with `count_padding=False`, the count leaves out border padding too
+and is what XLA's `cost_analysis()` reports for the plain formulation, which the tests use as a
+cross-check.
 """
 
 from __future__ import annotations
