@@ -30,7 +30,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ganad_jax import detectors
+from ganad_jax import detectors, search
+from ganad_jax.ensemble import MODES, ensemble
 from ganad_jax.nn.flops import count_macs
 
 PEAK_SIZE = 2048
@@ -130,6 +131,30 @@ def sample_batch(
     return jax.random.uniform(jax.random.key(1), shapes[modality](), jnp.float32, -1, 1)
 
 
+def _train_runner(
+    detector: detectors.Detector, config: Any, x: jnp.ndarray
+) -> tuple[Callable[[], None], float, jax.stages.Compiled]:
+    """A callable that runs one training step of a fresh state on `x` (state donated, keys from a
+    counter); the compile time of the step; the compiled step."""
+    state = detector.init(config, jax.random.key(0), x)
+    start = time.perf_counter()
+    train = (
+        jax.jit(functools.partial(detector.train_step, config), donate_argnums=0)
+        .lower(state, x, jax.random.key(0))
+        .compile()
+    )
+    compile_s = time.perf_counter() - start
+    calls = 0
+
+    def train_once() -> None:
+        nonlocal state, calls
+        state, _ = train(state, x, jax.random.fold_in(jax.random.key(2), calls))
+        calls += 1
+        jax.block_until_ready(state)
+
+    return train_once, compile_s, train
+
+
 def bench_detector(
     name: str,
     *,
@@ -143,37 +168,34 @@ def bench_detector(
     steps: int = 10,
     warmup: int = 2,
     torch: bool = False,
+    search_steps: int | None = None,
+    ensemble_members: Sequence[int] = (),
+    ensemble_mode: str = "independent",
     peak_gflop_per_s: float | None = None,
 ) -> dict[str, Any]:
     """Benchmark one registered detector on data of `modality` (default: images where it takes
-    them, else its first modality); returns the figures as a flat JSON-able dict."""
+    them, else its first modality); returns the figures as a flat JSON-able dict, plus a list
+    under "ensemble" when `ensemble_members` is given.
+
+    Detectors that score by a latent search (AnoGAN, MAD-GAN) also get the search timed batched
+    against a per-sample loop (`search_*` keys); their scoring is timed one call per block.
+    `search_steps` overrides the config's step count (`search_steps` / `inversion_steps`)."""
     detector = detectors.get(name)
     modality = modality or ("image" if "image" in detector.modalities else detector.modalities[0])
     if modality not in detector.modalities:
         raise ValueError(f"{name} takes {', '.join(detector.modalities)}, not {modality}")
-    config = _config(detector, tiny, {"batch_size": batch, "image_size": image_size})
+    overrides = {"batch_size": batch, "image_size": image_size}
+    overrides |= {"search_steps": search_steps, "inversion_steps": search_steps}
+    config = _config(detector, tiny, overrides)
     batch = batch or getattr(config, "batch_size", 64)
     x = sample_batch(modality, config, batch, channels, features)
+    train_once, compile_s, train = _train_runner(detector, config, x)
     state = detector.init(config, jax.random.key(0), x)
-    keys = iter(list(jax.random.split(jax.random.key(2), warmup + repeats * steps)))
-
-    start = time.perf_counter()
-    train = (
-        jax.jit(functools.partial(detector.train_step, config), donate_argnums=0)
-        .lower(state, x, jax.random.key(0))
-        .compile()
-    )
-    compile_s = time.perf_counter() - start
     score = jax.jit(functools.partial(detector.score, config)).lower(state, x).compile()
     train_macs = count_macs(
         functools.partial(detector.train_step, config), state, x, jax.random.key(0)
     )
     score_macs = count_macs(functools.partial(detector.score, config), state, x)
-
-    def train_once() -> None:
-        nonlocal state
-        state, _ = train(state, x, next(keys))
-        jax.block_until_ready(state)
 
     def score_once() -> None:
         jax.block_until_ready(score(state, x))
@@ -190,11 +212,12 @@ def bench_detector(
         for fn in reference:
             for _ in range(warmup):
                 fn()
+    score_steps = 1 if detector.search else steps  # a search is long: one call per block
     train_s = time_blocks(trains, steps, repeats)
-    score_s = time_blocks(scores, steps, repeats)
+    score_s = time_blocks(scores, score_steps, repeats)
 
     train_rate = Rate.from_seconds(train_s[0], batch * steps)
-    score_rate = Rate.from_seconds(score_s[0], batch * steps)
+    score_rate = Rate.from_seconds(score_s[0], batch * score_steps)
     model_gflop_per_s = 2 * train_macs / 1e9 * train_rate.median / batch
     peak = peak_gflop_per_s or matmul_peak_gflop_per_s()
     device_peak = _device_peak_mb()
@@ -230,7 +253,7 @@ def bench_detector(
     }
     if reference is not None:
         torch_train = Rate.from_seconds(train_s[1], batch * steps)
-        torch_score = Rate.from_seconds(score_s[1], batch * steps)
+        torch_score = Rate.from_seconds(score_s[1], batch * score_steps)
         result |= {
             "torch_train_per_s": torch_train.median,
             "torch_score_per_s": torch_score.median,
@@ -239,7 +262,72 @@ def bench_detector(
             "score_speedup": statistics.median(t / o for o, t in zip(*score_s, strict=True)),
             "torch_version": _torch_version(),
         }
+    if detector.search:
+        result |= bench_search(detector.search(config, state, x), repeats, peak)
+    if ensemble_members:
+        result["ensemble_mode"] = ensemble_mode
+        result["ensemble"] = bench_ensemble(
+            detector, config, x, ensemble_members, ensemble_mode, steps, repeats, warmup
+        )
     return result
+
+
+def bench_search(problem: tuple, repeats: int, peak: float) -> dict[str, Any]:
+    """A latent search (`search.latent_search`'s arguments) timed batched, as scoring runs it,
+    against a per-sample loop of one jitted optimizer step per call, as the reference
+    implementations run it, and against a loop of compiled one-sample searches (best of
+    `repeats`)."""
+    speed = search.search_speed(*problem, repeats=repeats)
+    gflop_per_s = speed["gflop_per_item"] * speed["search_per_s"]
+    return {
+        "search_steps": problem[4],
+        "search_per_s": speed["search_per_s"],
+        "search_loop_per_s": speed["search_loop_per_s"],
+        "search_image_loop_per_s": speed["search_image_loop_per_s"],
+        "search_speedup": speed["speedup"],
+        "search_gflop_per_item": speed["gflop_per_item"],
+        "search_gflop_per_s": gflop_per_s,
+        "search_peak_fraction": gflop_per_s / peak,
+    }
+
+
+def bench_ensemble(
+    detector: detectors.Detector,
+    config: Any,
+    x: jnp.ndarray,
+    members: Sequence[int],
+    mode: str,
+    steps: int,
+    repeats: int,
+    warmup: int,
+) -> list[dict[str, Any]]:
+    """Training throughput of n x n ensembles (n generators, n discriminators) of `detector` for
+    each n in `members`, timed block by block in turn with the detector alone. "cost_per_update"
+    is the time of one generator-discriminator pair update relative to a step of the detector
+    alone (n updates per step in the independent mode, n * n in "all", one in "pair")."""
+    runners = [_train_runner(detector, config, x)[0]]
+    runners += [_train_runner(ensemble(detector, n, n, mode), config, x)[0] for n in members]
+    for fn in runners:
+        for _ in range(warmup):
+            fn()
+    seconds = time_blocks(runners, steps, repeats)
+    batch = x.shape[0]
+    alone = statistics.median(seconds[0])
+    rows = []
+    for n, blocks in zip(members, seconds[1:], strict=True):
+        updates = {"independent": n, "all": n * n, "pair": 1}[mode]
+        rate = Rate.from_seconds(blocks, batch * steps)
+        rows.append(
+            {
+                "members": n,
+                "pair_updates_per_step": updates,
+                "train_per_s": rate.median,
+                "train_per_s_min": rate.low,
+                "train_per_s_max": rate.high,
+                "cost_per_update": statistics.median(blocks) / updates / alone,
+            }
+        )
+    return rows
 
 
 def _torch_reference(name: str, config: Any, channels: int, batch: int) -> Any:
@@ -264,13 +352,21 @@ def _planned_mb(compiled: jax.stages.Compiled) -> float | None:
     return (used - memory.alias_size_in_bytes) / 2**20
 
 
-def run_bench(models: Sequence[str] | None = None, **options: Any) -> list[dict[str, Any]]:
-    """Benchmark `models` (default: every registered detector) against one matmul peak."""
+def run_bench(
+    models: Sequence[str] | None = None, modality: str | None = None, **options: Any
+) -> list[dict[str, Any]]:
+    """Benchmark `models` (default: every registered detector) against one matmul peak; with
+    `modality="all"`, each model on every modality it takes; models that do not take a named
+    modality are skipped."""
     peak = matmul_peak_gflop_per_s()
-    return [
-        bench_detector(name, peak_gflop_per_s=peak, **options)
-        for name in (models or detectors.names())
-    ]
+    results = []
+    for name in models or detectors.names():
+        taken = detectors.get(name).modalities
+        for each in taken if modality == "all" else [modality]:
+            if each is not None and each not in taken:
+                continue
+            results.append(bench_detector(name, modality=each, peak_gflop_per_s=peak, **options))
+    return results
 
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:
@@ -279,18 +375,8 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         ("model", lambda r: r["model"]),
         ("batch", lambda r: str(r["batch"])),
         ("items", lambda r: "x".join(map(str, r["shape"])) + " " + r["unit"]),
-        (
-            "train/s",
-            lambda r: (
-                f"{r['train_per_s']:.0f} ({r['train_per_s_min']:.0f}-{r['train_per_s_max']:.0f})"
-            ),
-        ),
-        (
-            "score/s",
-            lambda r: (
-                f"{r['score_per_s']:.0f} ({r['score_per_s_min']:.0f}-{r['score_per_s_max']:.0f})"
-            ),
-        ),
+        ("train/s", lambda r: _rate(r, "train_per_s")),
+        ("score/s", lambda r: _rate(r, "score_per_s")),
         ("compile s", lambda r: f"{r['compile_s']:.1f}"),
         ("GFLOP/item", lambda r: f"{r['train_gflop_per_item']:.3g}"),
         ("GFLOP/s", lambda r: f"{r['model_gflop_per_s']:.0f}"),
@@ -304,9 +390,6 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
             ("torch score/s", lambda r: f"{r.get('torch_score_per_s', float('nan')):.0f}"),
             ("score x", lambda r: f"{r.get('score_speedup', float('nan')):.2f}"),
         ]
-    rows = [[header for header, _ in columns]] + [[cell(r) for _, cell in columns] for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     first = results[0]
     header = (
         f"{first['machine']}, jax {first['jax_version']}; matmul peak "
@@ -314,12 +397,64 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         "float32 matmuls); "
         f"median (min-max) of {first['repeats']} blocks of {first['steps']} steps"
     )
-    return "\n".join([header, *lines])
+    sections = [header, _columns(columns, results)]
+    searched = [r for r in results if "search_per_s" in r]
+    if searched:
+        sections += ["", "latent search, per sample (batched vs one sample at a time):"]
+        sections.append(_columns(SEARCH_COLUMNS, searched))
+    ensembles = [{**r, **row} for r in results for row in r.get("ensemble", [])]
+    if ensembles:
+        sections += ["", f"ensembles of n x n members ({results[0]['ensemble_mode']} mode):"]
+        sections.append(_columns(ENSEMBLE_COLUMNS, ensembles))
+    return "\n".join(sections)
+
+
+SEARCH_COLUMNS = [
+    ("model", lambda r: r["model"]),
+    ("modality", lambda r: r["modality"]),
+    ("batch", lambda r: str(r["batch"])),
+    ("steps", lambda r: str(r["search_steps"])),
+    ("batched/s", lambda r: f"{r['search_per_s']:.3g}"),
+    ("step loop/s", lambda r: f"{r['search_loop_per_s']:.3g}"),
+    ("search loop/s", lambda r: f"{r['search_image_loop_per_s']:.3g}"),
+    ("speed-up", lambda r: f"{r['search_speedup']:.2f}"),
+    ("GFLOP/item", lambda r: f"{r['search_gflop_per_item']:.3g}"),
+    ("GFLOP/s", lambda r: f"{r['search_gflop_per_s']:.0f}"),
+    ("% peak", lambda r: f"{100 * r['search_peak_fraction']:.0f}"),
+]
+ENSEMBLE_COLUMNS = [
+    ("model", lambda r: r["model"]),
+    ("modality", lambda r: r["modality"]),
+    ("members", lambda r: f"{r['members']}x{r['members']}"),
+    ("pair updates/step", lambda r: str(r["pair_updates_per_step"])),
+    ("train/s", lambda r: _rate(r, "train_per_s")),
+    ("cost per update", lambda r: f"{r['cost_per_update']:.2f}x"),
+]
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _rate(row: dict, key: str) -> str:
+    """A rate's median with its (min-max) spread."""
+    return f"{_number(row[key])} ({_number(row[key + '_min'])}-{_number(row[key + '_max'])})"
+
+
+def _columns(columns: Sequence[tuple[str, Callable[[dict], str]]], rows: Sequence[dict]) -> str:
+    """`rows` as right-aligned text columns under their headers."""
+    cells = [[header for header, _ in columns]] + [[cell(r) for _, cell in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in cells
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the bench options on `parser` (for `ganad bench` and `python -m ganad_jax.bench`)."""
-    parser.add_argument("model", nargs="?", help="detector name (default: every registered one)")
+    parser.add_argument(
+        "models", nargs="*", metavar="MODEL", help="detector names (default: every registered one)"
+    )
     parser.add_argument("--batch", type=int, help="batch size (default: the config's)")
     parser.add_argument("--image-size", type=int, help="image side (default: the config's)")
     parser.add_argument("--channels", type=int, default=1, help="image channels (default: 1)")
@@ -328,17 +463,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="features per row or time step (default: 121 tabular, 51 series)",
     )
-    parser.add_argument("--modality", help="image, tabular or series (default: image if taken)")
+    parser.add_argument(
+        "--modality",
+        help="image, tabular, series, or all: every one the model takes (default: image if taken)",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks (default: 5)")
     parser.add_argument("--steps", type=int, default=10, help="calls per timed block (default: 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default: 2)")
     parser.add_argument("--tiny", action="store_true", help="use the detector's tiny config")
     parser.add_argument("--torch", action="store_true", help="time the PyTorch reference alongside")
     parser.add_argument(
+        "--search-steps",
+        type=int,
+        help="steps of a latent search (AnoGAN, MAD-GAN; default: the config's)",
+    )
+    parser.add_argument(
+        "--ensemble",
+        metavar="N,N,...",
+        help="also time n x n ensembles for each n (e.g. 1,3,5), cost per pair update",
+    )
+    parser.add_argument(
+        "--ensemble-mode",
+        choices=MODES,
+        default="independent",
+        help="ensemble training mode (default: independent, every member every step)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
-        help='print JSON: the flat object of MODEL, or {"results": [...]} for every detector',
+        help='print JSON: one flat object for a single result, else {"results": [...]}',
     )
+
+
+def _members(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        members = tuple(int(n) for n in text.split(","))
+    except ValueError:
+        raise ValueError(f"--ensemble expects sizes like 1,3,5, got {text!r}") from None
+    if any(n < 1 for n in members):
+        raise ValueError(f"--ensemble sizes must be >= 1, got {text!r}")
+    return members
 
 
 def run(args: argparse.Namespace) -> int:
@@ -349,26 +515,44 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             print("--torch needs PyTorch: pip install 'ganad-jax[bench]'", file=sys.stderr)
             return 2
-    if args.model and args.model not in detectors.names():
+    unknown = [m for m in args.models if m not in detectors.names()]
+    if unknown:
         print(
-            f"unknown model {args.model!r}; known: {', '.join(detectors.names())}", file=sys.stderr
+            f"unknown model {unknown[0]!r}; known: {', '.join(detectors.names())}", file=sys.stderr
         )
         return 2
+    modalities = {"image", "tabular", "series", "all"}
+    if args.modality is not None and args.modality not in modalities:
+        print(f"--modality must be one of {', '.join(sorted(modalities))}", file=sys.stderr)
+        return 2
+    try:
+        members = _members(args.ensemble)
+    except ValueError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    for name in args.models:
+        taken = detectors.get(name).modalities
+        if args.modality not in (None, "all", *taken):
+            print(f"{name} takes {', '.join(taken)}, not {args.modality}", file=sys.stderr)
+            return 2
     results = run_bench(
-        [args.model] if args.model else None,
+        args.models or None,
+        modality=args.modality,
         batch=args.batch,
         image_size=args.image_size,
         channels=args.channels,
         features=args.features,
-        modality=args.modality,
         tiny=args.tiny,
         repeats=args.repeats,
         steps=args.steps,
         warmup=args.warmup,
         torch=args.torch,
+        search_steps=args.search_steps,
+        ensemble_members=members,
+        ensemble_mode=args.ensemble_mode,
     )
     if args.json:
-        print(json.dumps(results[0] if args.model else {"results": results}, indent=2))
+        print(json.dumps(results[0] if len(results) == 1 else {"results": results}, indent=2))
     else:
         print(format_table(results))
     return 0

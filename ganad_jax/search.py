@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ganad_jax.nn.flops import count_macs
+
 
 def latent_search(
     objective: Callable[[jnp.ndarray, Any], jnp.ndarray],
@@ -61,11 +63,14 @@ def search_speed(
       implementations (PyOD, the AnoGAN ports) loop over images and steps;
     - "search_image_loop_per_s": one target at a time, each a compiled `latent_search` of one.
 
-    Also "speedup" (search_per_s / search_loop_per_s), "batch" (the number of targets), and
-    each rate per second of this process's CPU time ("*_per_cpu_s"), which a shared machine
-    distorts less than wall time.
+    Also "speedup" (search_per_s / search_loop_per_s), "batch" (the number of targets),
+    "gflop_per_item" (model GFLOPs of one target's `steps` gradient evaluations, counted as
+    `ganad_jax.nn.flops` does), and each rate per second of this process's CPU time
+    ("*_per_cpu_s"), which a shared machine distorts less than wall time.
     """
     n = jax.tree.leaves(targets)[0].shape[0]
+    first = jax.tree.map(lambda a: a[0], targets)
+    macs_per_step = count_macs(jax.grad(objective), z0, first)
     singles = [jax.tree.map(lambda a, i=i: a[i : i + 1], targets) for i in range(n)]
     batched = jax.jit(lambda t: latent_search(objective, z0, t, optimizer, steps))
 
@@ -96,7 +101,7 @@ def search_speed(
         "search_loop": best(lambda: [stepwise(single) for single in singles]),
         "search_image_loop": best(lambda: [batched(single) for single in singles]),
     }
-    result = {"batch": float(n)}
+    result = {"batch": float(n), "gflop_per_item": 2 * steps * macs_per_step / 1e9}
     for name, (wall, cpu) in timings.items():
         result[f"{name}_per_s"] = n / wall
         result[f"{name}_per_cpu_s"] = n / cpu

@@ -40,9 +40,35 @@ def test_bench_json_and_table(capsys):
     assert "ganomaly" in table and ("torch train/s" in table) == with_torch
 
 
-def test_bench_rejects_unknown_model(capsys):
-    assert bench.main(["no-such-model"]) == 2
-    assert "no-such-model" in capsys.readouterr().err
+def test_bench_search_and_ensemble_figures(capsys):
+    """A latent-search detector gets its batched search timed against per-sample loops; with
+    --ensemble, n x n ensembles are timed against the detector alone."""
+    argv = ["anogan", "--modality", "tabular", "--json", *QUICK, "--ensemble", "1,2"]
+    result = _run_json(capsys, [*argv, "--search-steps", "2"])
+    assert result["search_steps"] == 2 and result["search_gflop_per_item"] > 0
+    for key in ("search_per_s", "search_loop_per_s", "search_image_loop_per_s"):
+        assert result[key] > 0, key
+    assert result["search_speedup"] == result["search_per_s"] / result["search_loop_per_s"]
+    assert [row["members"] for row in result["ensemble"]] == [1, 2]
+    assert [row["pair_updates_per_step"] for row in result["ensemble"]] == [1, 2]
+    assert all(row["train_per_s"] > 0 and row["cost_per_update"] > 0 for row in result["ensemble"])
+    table = bench.format_table([result])
+    assert "latent search" in table and "2x2" in table
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["no-such-model"], "no-such-model"),
+        (["ganomaly", "--modality", "tabular"], "ganomaly takes image"),
+        (["ganomaly", "--modality", "text"], "--modality must be one of"),
+        (["ganomaly", "--ensemble", "3x3"], "--ensemble expects"),
+        (["ganomaly", "--ensemble", "0"], "must be >= 1"),
+    ],
+)
+def test_bench_rejects_bad_input(capsys, argv, message):
+    assert bench.main(argv) == 2
+    assert message in capsys.readouterr().err
 
 
 def _forward(module, x, abstract: bool = False):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers import sample_inputs, tiny_config, trees_equal
 
-from ganad_jax import detectors, losses
+from ganad_jax import detectors, losses, search
 from ganad_jax.detectors import anogan, fanogan
 from ganad_jax.evaluate import plot_samples
 
@@ -110,8 +110,8 @@ def test_samples_have_the_data_shape_and_are_plotted(tmp_path):
 
 def test_search_speed_reports_batched_and_looped_throughput():
     _, config, x, state = _trained("anogan", 0, modality="tabular")
-    speed = anogan.search_speed(config, state, np.asarray(x[:4]), repeats=1)
-    assert speed["batch"] == 4
+    speed = search.search_speed(*anogan.search_problem(config, state, x[:4]), repeats=1)
+    assert speed["batch"] == 4 and speed["gflop_per_item"] > 0
     for name in ("search_per_s", "search_loop_per_s", "search_image_loop_per_s"):
         assert speed[name] > 0
     np.testing.assert_allclose(

@@ -54,10 +54,10 @@ def test_inversion_is_per_window_and_reduces_error(trained):
     g_params = state.params["g"]
     generator, _ = mad_gan._networks(config, x.shape[-1])
     config_long = tiny_config("mad-gan", inversion_steps=30)
-    z_batch = mad_gan.invert(config_long, g_params, x)
-    z_one = mad_gan.invert(config_long, g_params, x[2:3])
+    z_batch = mad_gan.invert(config_long, state, x)
+    z_one = mad_gan.invert(config_long, state, x[2:3])
     np.testing.assert_allclose(z_batch[2:3], z_one, rtol=1e-5, atol=1e-5)
-    no_search = mad_gan.invert(tiny_config("mad-gan", inversion_steps=0), g_params, x)
+    no_search = mad_gan.invert(tiny_config("mad-gan", inversion_steps=0), state, x)
 
     def error(z):
         return float(jnp.mean(jnp.square(generator.apply({"params": g_params}, z) - x)))

@@ -64,6 +64,9 @@ class Detector:
     are the generator side. Ensembles mix the two sides.
     `samples`, for detectors built on a generator, is `samples(config, state, key, like)`:
     len(like) generated samples shaped like the real batch `like` (runs plot them).
+    `search`, for detectors that score by a latent search, is `search(config, state, x)`:
+    `(objective, z0, targets, optimizer, steps)`, the arguments of `search.latent_search` that
+    scoring `x` runs (`ganad bench` times it against a per-sample loop).
     """
 
     name: str
@@ -76,6 +79,7 @@ class Detector:
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     discriminators: tuple[str, ...] = ("d",)
     samples: Callable[..., jnp.ndarray] | None = None
+    search: Callable[..., tuple] | None = None
 
     def is_discriminator(self, network: str) -> bool:
         """Whether `network`, a key of `State.params`, is one of the discriminators."""

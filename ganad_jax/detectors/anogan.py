@@ -35,7 +35,6 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from ganad_jax import losses, search
@@ -82,7 +81,8 @@ def _search_losses(config: AnoGANConfig, state: State, x, x_features, fake):
 
 
 def search_problem(config: AnoGANConfig, state: State, x: jnp.ndarray) -> tuple:
-    """The arguments of `search.latent_search` for `x`: (objective, z0, targets, optimizer)."""
+    """The arguments of `search.latent_search` for `x`: (objective, z0, targets, optimizer,
+    steps)."""
 
     def objective(z: jnp.ndarray, target: tuple[jnp.ndarray, jnp.ndarray]) -> jnp.ndarray:
         real, real_features = target
@@ -91,15 +91,15 @@ def search_problem(config: AnoGANConfig, state: State, x: jnp.ndarray) -> tuple:
 
     z0 = gan.sample_prior(config, jax.random.key(config.search_seed), 1)[0]
     targets = (x, gan.critic_features(config, state, x))
-    return objective, z0, targets, search_optimizer(config)
+    return objective, z0, targets, search_optimizer(config), config.search_steps
 
 
 def score(config: AnoGANConfig, state: State, x: jnp.ndarray) -> Scores:
     """Search z* per sample; the combined loss (default), residual and discrimination at z*."""
-    objective, z0, targets, optimizer = search_problem(config, state, x)
-    z_star = search.latent_search(objective, z0, targets, optimizer, config.search_steps)
+    problem = search_problem(config, state, x)
+    z_star = search.latent_search(*problem)
     x_hat = gan.generate(config, state, z_star, x)
-    residual, discrimination, anomaly = _search_losses(config, state, *targets, x_hat)
+    residual, discrimination, anomaly = _search_losses(config, state, *problem[2], x_hat)
     is_image = x.ndim == 4
     return Scores(
         heads={"anomaly": anomaly, "residual": residual, "discrimination": discrimination},
@@ -107,15 +107,6 @@ def score(config: AnoGANConfig, state: State, x: jnp.ndarray) -> Scores:
         anomaly_map=jnp.abs(x - x_hat).mean(axis=-1) if is_image else None,
         reconstruction=x_hat if is_image else None,
     )
-
-
-def search_speed(
-    config: AnoGANConfig, state: State, x: np.ndarray, repeats: int = 3
-) -> dict[str, float]:
-    """Images (rows) per second of the latent search on the batch `x`, batched and looped one
-    sample at a time with the same `config.search_steps` (see `search.search_speed`)."""
-    problem = search_problem(config, state, jnp.asarray(x))
-    return search.search_speed(*problem, config.search_steps, repeats=repeats)
 
 
 DETECTOR = register(
@@ -129,5 +120,6 @@ DETECTOR = register(
         description="AnoGAN (Schlegl et al., IPMI 2017): DCGAN, per-sample latent search",
         tiny={**gan.TINY, "search_steps": 3},
         samples=gan.samples,
+        search=search_problem,
     )
 )

@@ -206,11 +206,11 @@ def train_step(
     return new_state, metrics
 
 
-def invert(config: MADGANConfig, g_params, x: jnp.ndarray) -> jnp.ndarray:
-    """The latent sequences z* (N, T, latent) whose generated windows best match `x` (N, T, D):
-    `inversion_steps` RMSProp steps on ||G(z) - x||^2 from one fixed z0, independently per window
-    (the vmapped search shared with AnoGAN)."""
+def inversion_problem(config: MADGANConfig, state: State, x: jnp.ndarray) -> tuple:
+    """The inversion of windows `x` (N, T, D) as `search.latent_search` arguments: `inversion_steps`
+    RMSProp steps on ||G(z) - x||^2 from one fixed z0 (T, latent), independently per window."""
     generator, _ = _networks(config, x.shape[-1])
+    g_params = jax.lax.stop_gradient(state.params["g"])
     z0 = jax.random.normal(
         jax.random.key(config.inversion_seed), (x.shape[1], config.latent), x.dtype
     )
@@ -218,16 +218,20 @@ def invert(config: MADGANConfig, g_params, x: jnp.ndarray) -> jnp.ndarray:
     def distance(z, target):
         return jnp.mean(jnp.square(generator.apply({"params": g_params}, z[None])[0] - target))
 
-    return latent_search(
-        distance, z0, x, optax.rmsprop(config.inversion_lr), config.inversion_steps
-    )
+    return distance, z0, x, optax.rmsprop(config.inversion_lr), config.inversion_steps
+
+
+def invert(config: MADGANConfig, state: State, x: jnp.ndarray) -> jnp.ndarray:
+    """The latent sequences z* (N, T, latent) whose generated windows best match `x` (N, T, D)
+    (the vmapped search shared with AnoGAN)."""
+    return latent_search(*inversion_problem(config, state, x))
 
 
 def score(config: MADGANConfig, state: State, x: jnp.ndarray) -> Scores:
     """DR-score (default), reconstruction and discrimination per window; the DR map (N, T, D)."""
     generator, discriminator = _networks(config, x.shape[-1])
     g_params = jax.lax.stop_gradient(state.params["g"])
-    generated = generator.apply({"params": g_params}, invert(config, g_params, x))
+    generated = generator.apply({"params": g_params}, invert(config, state, x))
     residual = jnp.abs(x - generated)
     fake_probability = 1.0 - jax.nn.sigmoid(discriminator.apply({"params": state.params["d"]}, x))
     dr_map = config.dr_lambda * residual + (1.0 - config.dr_lambda) * fake_probability[..., None]
@@ -259,5 +263,6 @@ DETECTOR = register(
             "generator_rounds": 2,
             "inversion_steps": 3,
         },
+        search=inversion_problem,
     )
 )
