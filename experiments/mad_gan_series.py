@@ -1,20 +1,16 @@
-"""MAD-GAN on SKAB (leaderboard protocol and anomaly-free training) and NASA SMAP/MSL channels,
-beside a PCA residual (Q statistic) baseline measured in the same script.
+"""MAD-GAN on SKAB trained on its anomaly-free run, and on NASA SMAP/MSL channels, beside a PCA
+residual (Q statistic) baseline measured in the same script. (SKAB's own leaderboard protocol, a
+model per labelled file, is `ganad train mad-gan --data skab`: experiments/mad_gan_skab_leaderboard.py.)
 
 Commands (each writes experiments/results/mad_gan_<protocol>.{md,json}):
 
-    GANAD_DATA_DIR=../shared/data python experiments/mad_gan_series.py skab-leaderboard
     GANAD_DATA_DIR=../shared/data python experiments/mad_gan_series.py skab
     GANAD_DATA_DIR=../shared/data python experiments/mad_gan_series.py smap
 
 Protocols:
-- skab-leaderboard (SKAB's own): for each of the 34 labelled files, fit on the first 400 rows
-  (min-max scaling fitted there), test on the rest; the threshold is the `--quantile` of the
-  training points' scores (no test data); F1, FAR, MAR and AUROC over all test points of all files.
-  The leaderboard protocol trains one model per file, which the single-data-set `ganad train` run
-  does not express, so this script loops over files with the library API (train.fit, evaluate).
 - skab: train on anomaly-free.csv (last 10 % held back as validation), test on all 34 labelled
-  runs (`ganad_jax.data` "skab" time-series protocol, min-max scaling); threshold from validation.
+  runs (`ganad_jax.data` "skab" with protocol=time-series, min-max scaling); threshold from
+  validation.
 - smap: five SMAP/MSL channels (time-series protocol, telemanom's scaling); threshold from
   validation.
 Point scores are the mean, over the windows covering a point, of the DR map at that time step;
@@ -22,21 +18,16 @@ window-level metrics use the window heads. The point-adjusted F1 is an ORACLE co
 the test labels) and is never used for choices.
 
 Shortened for the shared 2-core CPU (training budget and inversion, not the model): batch 64
-instead of 500 (a 400-row file gives 371 windows), `--steps` training steps instead of 100
-epochs, `--inversion-steps` RMSProp steps instead of up to 1000; paper sizes otherwise (latent 15,
-one LSTM layer of 100 units in G and D, window 30, test windows every 10 points, lambda 0.8).
-Training windows are taken every point. Seeds 0, 1, 2.
+instead of 500, `--steps` training steps instead of 100 epochs, `--inversion-steps` RMSProp steps
+instead of up to 1000; paper sizes otherwise (latent 15, one LSTM layer of 100 units in G and D,
+window 30, test windows every 10 points, lambda 0.8). Training windows are taken every point.
+Seeds 0, 1, 2.
 
-Run as recorded: each protocol with `--steps 30` (leaderboard) or `--steps 150` (skab, smap),
-`--inversion-steps 20`, first `--seeds 0`, then `--seeds 1,2` (a later call with the same settings
-keeps the earlier seeds' rows). About 28 minutes wall on the shared 2-core machine (load 12-16).
+Run as recorded: each protocol with `--steps 150 --inversion-steps 20`, first `--seeds 0`, then
+`--seeds 1,2` (a later call with the same settings keeps the earlier seeds' rows), on the shared
+2-core machine (load 12-16).
 
 Results (mean +- std over seeds 0, 1, 2; experiments/results/mad_gan_*.md hold every row):
-- skab-leaderboard, MAD-GAN DR-score: F1 0.681 +- 0.020, FAR 0.223 +- 0.022, MAR 0.384 +- 0.035,
-  AUROC 0.766 +- 0.013 (oracle point-adjusted F1 0.912); PCA Q baseline F1 0.589, FAR 0.318,
-  MAR 0.468, AUROC 0.650. Published leaderboard F1: Conv-AE and MSET 0.78, T-squared+Q 0.76,
-  LSTM-AE 0.74 -- not reached with 30 training steps per file (paper: 100 epochs at batch 500);
-  our PCA Q baseline (Q only, 0.99-quantile threshold) is not SKAB's T-squared+Q either.
 - skab (anomaly-free training): DR AUROC 0.634 +- 0.007, F1 0.541 +- 0.005 with FAR 0.869:
   the validation threshold from anomaly-free.csv flags most points of the labelled runs (their
   operating conditions differ); PCA Q AUROC 0.657, F1 0.540.
@@ -60,32 +51,13 @@ import numpy as np
 
 from ganad_jax import data as datasets
 from ganad_jax import detectors, series
-from ganad_jax.data import Split, Windows
-from ganad_jax.evaluate import fit_threshold, make_scorer, ranking_metrics, score_dataset
+from ganad_jax.data import Split
+from ganad_jax.evaluate import fit_threshold, make_scorer, score_dataset
 from ganad_jax.train import TrainOptions, fit
 
 CHANNELS = ("smap:P-1", "smap:E-1", "smap:S-1", "msl:M-1", "msl:C-1")
 SEEDS = (0, 1, 2)
-PUBLISHED = {  # SKAB leaderboard F1 (outlier detection) as quoted in issue 8
-    "Conv-AE": 0.78,
-    "MSET": 0.78,
-    "T-squared+Q (PCA)": 0.76,
-    "LSTM-AE": 0.74,
-}
 POINT_KEYS = ("auroc", "auprc", "f1", "far", "mar", "oracle_point_adjusted_f1")
-
-
-def every(split: Split, step: int) -> Split:
-    """The windows of a one-run split starting every `step` points (plus the last one), for
-    scoring training data cheaply while still covering every point."""
-    starts = split.windows.start
-    keep = (starts % step == 0) | (starts == starts.max())
-    w = split.windows
-    return Split(
-        split.x[keep],
-        split.y[keep],
-        windows=Windows(w.length, w.run[keep], starts[keep], w.labels, w.run_names),
-    )
 
 
 def train_and_score(config, scorer, train: Split, parts: dict[str, Split], seed: int, steps: int):
@@ -100,49 +72,9 @@ def train_and_score(config, scorer, train: Split, parts: dict[str, Split], seed:
     }
 
 
-def leaderboard(args, config, scorer, rows: list[dict], save) -> None:
-    """SKAB leaderboard protocol: one model per file, pooled point metrics, and the baseline."""
-    files = series.skab_leaderboard(window=config.window, train_step=1, test_step=args.test_step)
-    labels = np.concatenate([f.test.windows.labels[0] for f in files])
-    baseline_scores, baseline_predicted = [], []
-    for f in files:
-        train_q = series.pca_residual_scores(f.train_points, f.train_points)
-        test_q = series.pca_residual_scores(f.train_points, f.test_points)
-        baseline_scores.append(test_q)
-        baseline_predicted.append(test_q > np.quantile(train_q, args.quantile))
-    if not done(rows, "skab", -1):
-        rows.append(pooled("PCA Q (baseline)", -1, labels, baseline_scores, baseline_predicted))
-    for seed in args.seeds:
-        if done(rows, "skab", seed):
-            continue
-        started = time.perf_counter()
-        scores, predicted = [], []
-        for f in files:
-            reference = every(f.train, args.test_step)
-            out = train_and_score(
-                config, scorer, f.train, {"train": reference, "test": f.test}, seed, args.steps
-            )
-            (train_points,) = series.step_point_scores(reference.windows, out["train"].anomaly_map)
-            (test_points,) = series.step_point_scores(f.test.windows, out["test"].anomaly_map)
-            scores.append(test_points)
-            predicted.append(test_points > np.quantile(train_points, args.quantile))
-        rows.append(pooled("MAD-GAN (dr)", seed, labels, scores, predicted))
-        rows[-1]["seconds"] = time.perf_counter() - started
-        print(json.dumps(rows[-1]), flush=True)
-        save(rows)
-
-
 def done(rows: list[dict], data: str, seed: int) -> bool:
     """Whether `rows` (results of an earlier call, same settings) hold `data` at `seed`."""
     return any(r.get("data", "skab") == data and r["seed"] == seed for r in rows)
-
-
-def pooled(method: str, seed: int, labels, scores, predicted) -> dict:
-    """Point metrics over all test points of all files (SKAB pools them); per-file thresholds."""
-    scores, predicted = np.concatenate(scores), np.concatenate(predicted)
-    metrics = series.point_metrics(labels, predicted.astype(float), 0.5)  # decisions made per file
-    metrics.update(ranking_metrics(labels, scores))  # AUROC/AUPRC of the pooled scores
-    return {"data": "skab", "method": method, "seed": seed, **metrics}
 
 
 def time_series(args, config, scorer, names, options: dict, rows: list[dict], save) -> None:
@@ -150,8 +82,8 @@ def time_series(args, config, scorer, names, options: dict, rows: list[dict], sa
     for name in names:
         ds = datasets.load(name, window=config.window, step=args.test_step, **options)
         train = datasets.load(name, window=config.window, step=1, **options).train
-        points = {part: split_points(getattr(ds, part)) for part in ("train", "validation")}
-        test_points = split_points(ds.test)
+        points = {part: series.split_points(getattr(ds, part)) for part in ("train", "validation")}
+        test_points = series.split_points(ds.test)
         q_ref = series.pca_residual_scores(points["train"], points["validation"])
         q_test = series.pca_residual_scores(points["train"], test_points)
         threshold = fit_threshold(q_ref, args.quantile, "validation points").value
@@ -176,9 +108,13 @@ def time_series(args, config, scorer, names, options: dict, rows: list[dict], sa
                     (
                         ds.validation.windows,
                         out["validation"].heads[head],
-                        head_map(out, "validation", head),
+                        series.head_steps(out["validation"], head),
                     ),
-                    (ds.test.windows, out["test"].heads[head], head_map(out, "test", head)),
+                    (
+                        ds.test.windows,
+                        out["test"].heads[head],
+                        series.head_steps(out["test"], head),
+                    ),
                     args.quantile,
                     "validation",
                     ds.test.y,
@@ -195,28 +131,6 @@ def time_series(args, config, scorer, names, options: dict, rows: list[dict], sa
                 )
             print(json.dumps(rows[-3]), flush=True)
             save(rows)
-
-
-def split_points(split: Split) -> np.ndarray:
-    """The (L, D) points of a windowed split, rebuilt from its windows (runs concatenated)."""
-    w = split.windows
-    out = []
-    for r, labels in enumerate(w.labels):
-        points = np.zeros((len(labels), split.x.shape[-1]), np.float32)
-        mine = np.flatnonzero(w.run == r)
-        for i in mine:
-            points[w.start[i] : w.start[i] + w.length] = split.x[i]
-        out.append(points)
-    return np.concatenate(out)
-
-
-def head_map(out, part: str, head: str) -> np.ndarray:
-    """Per-step scores of one head: the DR map, or the window head repeated over time steps."""
-    scores = out[part]
-    if head == "dr":
-        return scores.anomaly_map
-    steps = scores.anomaly_map.shape[1]
-    return np.repeat(scores.heads[head][:, None], steps, axis=1)
 
 
 def write(name: str, rows: list[dict], args, config) -> None:
@@ -257,21 +171,14 @@ def write(name: str, rows: list[dict], args, config) -> None:
         lines.append(
             f"| {data} | {method} | {seeds} | " + " | ".join(summary[k] for k in keys) + " |"
         )
-    if name == "skab_leaderboard":
-        lines += [
-            "",
-            "Published SKAB leaderboard F1 (outlier detection, as quoted in issue 8):",
-            "",
-        ]
-        lines += [f"- {method}: F1 {f1}" for method, f1 in PUBLISHED.items()]
     (folder / f"mad_gan_{name}.md").write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
     """Run one protocol and write its results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("protocol", choices=("skab-leaderboard", "skab", "smap"))
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("protocol", choices=("skab", "smap"))
+    parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--inversion-steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--test-step", type=int, default=10)
@@ -295,10 +202,9 @@ def main() -> None:
     def save(rows: list[dict]) -> None:
         write(name, rows, args, config)
 
-    if args.protocol == "skab-leaderboard":
-        leaderboard(args, config, scorer, rows, save)
-    elif args.protocol == "skab":
-        time_series(args, config, scorer, ("skab",), {"scaling": "minmax"}, rows, save)
+    if args.protocol == "skab":
+        skab = {"protocol": "time-series", "scaling": "minmax"}
+        time_series(args, config, scorer, ("skab",), skab, rows, save)
     else:
         time_series(args, config, scorer, CHANNELS, {}, rows, save)
     save(rows)

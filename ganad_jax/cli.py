@@ -48,8 +48,9 @@ def _print_report(report: dict, out: Path) -> None:
     print(
         f"{report['model']} on {report['data']} ({report['protocol']}), seed {report['seed']}: "
         f"AUROC {report['auroc']:.4f}  AUPRC {report['auprc']:.4f}  "
-        f"F1 {report['f1']:.4f} at threshold {report['threshold']:.4g} "
-        f"({report['threshold_source']})"
+        f"F1 {report['f1']:.4f} at "
+        + ("thresholds" if "folds" in report else f"threshold {report['threshold']:.4g}")
+        + f" ({report['threshold_source']})"
     )
     print(f"report: {out / 'report.md'}")
 

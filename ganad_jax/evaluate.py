@@ -154,8 +154,9 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
         "| metric | value |",
         "|---|---|",
     ]
-    for key in ("auroc", "auprc", "precision", "recall", "f1", "threshold"):
-        lines.append(f"| {key} | {report[key]:.4f} |")
+    for key in ("auroc", "auprc", "precision", "recall", "f1", "far", "mar", "threshold"):
+        if key in report:
+            lines.append(f"| {key} | {report[key]:.4f} |")
     lines += [
         "",
         f"Threshold source: {report['threshold_source']}. Score head: `{report['score_head']}`.",
@@ -172,6 +173,27 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
             f"Pixel level (anomaly maps vs test masks): pixel AUROC {report['pixel_auroc']:.4f}, "
             f"PRO (FPR <= {PRO_MAX_FPR:g}, normalised) {report['pro']:.4f}.",
         ]
+    if "point" in report:
+        point = report["point"]
+        lines += [
+            "",
+            "Point level (each time point's score from the windows covering it, threshold from "
+            f"the validation points): AUROC {point['auroc']:.4f}, AUPRC {point['auprc']:.4f}, "
+            f"F1 {point['f1']:.4f}, false-alarm rate {point['far']:.4f}, missed-alarm rate "
+            f"{point['mar']:.4f}.",
+        ]
+    for name, baseline in report.get("baseline", {}).items():
+        lines += [
+            "",
+            f"Baseline `{name}` under the same protocol: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in baseline.items()),
+        ]
+    if "folds" in report:
+        lines += ["", "| fold | AUROC | F1 | FAR | MAR |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {name} | {m['auroc']:.4f} | {m['f1']:.4f} | {m['far']:.4f} | {m['mar']:.4f} |"
+            for name, m in report["folds"].items()
+        ]
     if "oracle" in report:
         lines += [
             "",
@@ -187,11 +209,12 @@ def plot_report(
     out_dir: Path,
     labels: np.ndarray,
     test: ScoreArrays,
-    threshold: Threshold,
+    threshold: Threshold | None,
     inputs: np.ndarray | None = None,
     masks: np.ndarray | None = None,
 ) -> list[str]:
-    """ROC and PR curves, score histograms by label and, for images, a grid of inputs,
+    """ROC and PR curves, score histograms by label (with the threshold, where there is one) and,
+    for images, a grid of inputs,
     reconstructions, anomaly maps and maps over the inputs (outlined with the defect `masks` when
     given) of the most and least anomalous test samples; returns names."""
     import matplotlib
@@ -228,7 +251,8 @@ def plot_report(
     bins = np.histogram_bin_edges(scores, bins=50)
     ax.hist(scores[labels == 0], bins=bins, alpha=0.6, label="normal", density=True)
     ax.hist(scores[labels == 1], bins=bins, alpha=0.6, label="anomaly", density=True)
-    ax.axvline(threshold.value, color="k", ls="--", lw=1, label="threshold")
+    if threshold is not None:
+        ax.axvline(threshold.value, color="k", ls="--", lw=1, label="threshold")
     ax.set(xlabel=f"score ({test.default})", ylabel="density", title="Test scores by label")
     ax.legend()
     fig.savefig(out_dir / "histogram.png", dpi=100, bbox_inches="tight")

@@ -18,16 +18,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from ganad_jax import data as datasets
-from ganad_jax import detectors, distributed
+from ganad_jax import detectors, distributed, series
 from ganad_jax.detectors import ConfigError, Detector, config_to_dict, parse_value
 from ganad_jax.ensemble import ensemble, parse_spec
 from ganad_jax.evaluate import (
+    ScoreArrays,
     evaluate_scores,
     fit_threshold,
     make_scorer,
     pixel_metrics,
     plot_report,
     plot_samples,
+    ranking_metrics,
     score_dataset,
     write_report,
 )
@@ -186,17 +188,18 @@ def load_data(spec: RunSpec) -> datasets.Dataset:
             raise RunError(f"{spec.data}: the {part} split holds NaN or inf values")
     if len(ds.train) == 0:
         raise RunError(f"{spec.data}: the training split is empty")
-    if len(ds.train) < spec.config.batch_size:
-        raise RunError(
-            f"{spec.data}: {len(ds.train)} training samples, fewer than one batch "
-            f"({spec.config.batch_size}); lower batch_size"
-        )
+    for part in ds.folds or (ds,):
+        if len(part.train) < spec.config.batch_size:
+            raise RunError(
+                f"{part.name}: {len(part.train)} training samples, fewer than one batch "
+                f"({spec.config.batch_size}); lower batch_size"
+            )
     return ds
 
 
 def _check_resumable(spec: RunSpec, out: Path) -> None:
     saved = out / "config.json"
-    if not saved.exists() or not (out / "checkpoints").is_dir():
+    if not saved.exists() or not any((out / d).is_dir() for d in ("checkpoints", "folds")):
         raise RunError(f"nothing to resume in {out}: no config.json or checkpoints/")
     old = json.loads(saved.read_text())
     new = json.loads(json.dumps(spec.identity()))
@@ -224,6 +227,10 @@ def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = 
         )
     distributed.barrier("run-folder")
     started = time.perf_counter()
+    if ds.folds:
+        states = _fit_folds(spec, out, ds, resume)
+        train_seconds = time.perf_counter() - started
+        return evaluate_run(spec, out, state=states, dataset=ds, train_seconds=train_seconds)
     state, _ = fit(
         spec.detector,
         spec.config,
@@ -238,6 +245,93 @@ def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = 
     return evaluate_run(spec, out, state=state, dataset=ds, train_seconds=train_seconds)
 
 
+def _fit_folds(spec: RunSpec, out: Path, ds: datasets.Dataset, resume: bool) -> list[Any]:
+    """One model per fold, each in run_dir/folds/NN (resumed where it has checkpoints)."""
+    from tqdm.auto import tqdm
+
+    states = []
+    options = dataclasses.replace(spec.train, progress=False)
+    for i, fold in enumerate(tqdm(ds.folds, desc="folds", disable=not spec.train.progress)):
+        folder = _fold_dir(out, i)
+        state, _ = fit(
+            spec.detector,
+            spec.config,
+            fold.train.x,
+            seed=spec.seed,
+            run_dir=folder,
+            options=options,
+            resume=resume and (folder / "checkpoints").is_dir(),
+            validation_x=fold.validation.x,
+        )
+        states.append(state)
+    return states
+
+
+def _fold_dir(out: Path, index: int) -> Path:
+    return Path(out) / "folds" / f"{index:02d}"
+
+
+def _evaluate_folds(
+    spec: RunSpec, out: Path, ds: datasets.Dataset, states: list[Any] | None
+) -> tuple[dict[str, Any], np.ndarray, ScoreArrays]:
+    """Score every fold with its own model and threshold (the `threshold_quantile` of its
+    validation, i.e. training, point scores); point metrics pooled over all folds' test points,
+    with a PCA residual baseline under the same protocol and per-fold F1/AUROC. Returns the
+    result and the pooled point labels and scores (for the plots)."""
+    scorer = make_scorer(spec.detector, spec.config)
+    batch, quantile = spec.config.batch_size, spec.evaluation.threshold_quantile
+    labels, heads, predicted, base_scores, base_predicted = [], {}, [], [], []
+    per_fold = {}
+    for i, fold in enumerate(ds.folds):
+        if states is None:
+            state = restore_state(spec, _fold_dir(out, i), fold.train.x[:batch])
+        else:
+            state = states[i]
+        reference = score_dataset(scorer, state, fold.validation.x, batch, keep_maps=True)
+        test = score_dataset(scorer, state, fold.test.x, batch, keep_maps=True)
+        fold_labels = np.concatenate(fold.test.windows.labels)
+        labels.append(fold_labels)
+        for head in test.heads:
+            points = series.step_point_scores(fold.test.windows, series.head_steps(test, head))
+            heads.setdefault(head, []).append(np.concatenate(points))
+        ref_points = np.concatenate(
+            series.step_point_scores(
+                fold.validation.windows, series.head_steps(reference, reference.default)
+            )
+        )
+        threshold = fit_threshold(ref_points, quantile, "training points").value
+        predicted.append(heads[test.default][-1] > threshold)
+        per_fold[fold.name] = series.point_metrics(
+            fold_labels, heads[test.default][-1], threshold, oracle=False
+        )
+        train_points = series.split_points(fold.validation)
+        q_reference = series.pca_residual_scores(train_points, train_points)
+        base_scores.append(series.pca_residual_scores(train_points, series.split_points(fold.test)))
+        base_predicted.append(base_scores[-1] > np.quantile(q_reference, quantile))
+    oracle = spec.evaluation.oracle
+    pooled = series.pooled_metrics(labels, heads[test.default], predicted, oracle)
+    result = {
+        **{k: v for k, v in pooled.items() if not k.startswith("oracle_")},
+        "threshold": float("nan"),
+        "threshold_source": (
+            f"training points of each fold, {quantile:g} quantile ({len(ds.folds)} folds)"
+        ),
+        "score_head": test.default,
+        "heads": {
+            head: ranking_metrics(np.concatenate(labels), np.concatenate(scores))
+            for head, scores in heads.items()
+        },
+        "folds": per_fold,
+        "baseline": {
+            "pca_q": series.pooled_metrics(labels, base_scores, base_predicted, oracle=False)
+        },
+    }
+    if oracle:
+        result["oracle"] = {k: v for k, v in pooled.items() if k.startswith("oracle_")}
+    points = ScoreArrays({h: np.concatenate(v) for h, v in heads.items()}, test.default)
+    return result, np.concatenate(labels), points
+
+
 def evaluate_run(
     spec: RunSpec,
     out: Path,
@@ -247,12 +341,19 @@ def evaluate_run(
 ) -> dict:
     """Score validation and test, fit the threshold on validation, write report and plots."""
     ds = dataset if dataset is not None else load_data(spec)
+    primary = distributed.is_primary()
+    if ds.folds:
+        result, labels, points = _evaluate_folds(spec, out, ds, state)
+        plots = plot_report(out / "plots", labels, points, None) if primary else []
+        return _finish_report(spec, out, ds, result, train_seconds, plots)
     if state is None:
         state = restore_state(spec, out, ds.train.x[: spec.config.batch_size])
     scorer = make_scorer(spec.detector, spec.config)
     batch = spec.config.batch_size
-    validation = score_dataset(scorer, state, ds.validation.x, batch)
-    test = score_dataset(scorer, state, ds.test.x, batch, keep_maps=ds.modality == "image")
+    windows = ds.test.windows is not None
+    validation = score_dataset(scorer, state, ds.validation.x, batch, keep_maps=windows)
+    keep_maps = ds.modality == "image" or windows
+    test = score_dataset(scorer, state, ds.test.x, batch, keep_maps=keep_maps)
     threshold = fit_threshold(
         validation.value, spec.evaluation.threshold_quantile, "validation normals"
     )
@@ -260,18 +361,38 @@ def evaluate_run(
     masks = ds.test.masks
     if masks is not None and test.anomaly_map is not None and masks.any() and not masks.all():
         result.update(pixel_metrics(masks, test.anomaly_map))
-    if train_seconds is None:
-        previous = out / "report.json"
-        train_seconds = (
-            json.loads(previous.read_text())["train_seconds"] if previous.exists() else float("nan")
-        )
-    primary = distributed.is_primary()
+    if windows and len(ds.validation):
+        result["point"] = series.evaluate_windows(
+            (ds.validation.windows, validation.value, series.head_steps(validation, test.default)),
+            (ds.test.windows, test.value, series.head_steps(test, test.default)),
+            spec.evaluation.threshold_quantile,
+            "validation",
+            ds.test.y,
+        )["point"]
     images = ds.test.x if ds.modality == "image" else None
     plots = plot_report(out / "plots", ds.test.y, test, threshold, images, masks) if primary else []
     if primary and images is not None and spec.detector.samples is not None:
         key = named_key(jax.random.key(spec.seed), "samples")
         generated = spec.detector.samples(spec.config, state, key, jnp.asarray(ds.train.x[:64]))
         plots.append(plot_samples(out / "plots", np.asarray(generated)))
+    return _finish_report(spec, out, ds, result, train_seconds, plots)
+
+
+def _finish_report(
+    spec: RunSpec,
+    out: Path,
+    ds: datasets.Dataset,
+    result: dict[str, Any],
+    train_seconds: float | None,
+    plots: list[str],
+) -> dict:
+    """The report of a run (spec, protocol, metrics, timing, data summary, plot names), written
+    to report.json and report.md by the primary process."""
+    if train_seconds is None:
+        previous = out / "report.json"
+        train_seconds = (
+            json.loads(previous.read_text())["train_seconds"] if previous.exists() else float("nan")
+        )
     report = {
         **spec.to_json(),
         "protocol": ds.protocol,
@@ -280,7 +401,7 @@ def evaluate_run(
         "data_summary": ds.summary(),
         "plots": plots,
     }
-    if primary:
+    if distributed.is_primary():
         write_report(out, report)
     return report
 

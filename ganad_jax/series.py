@@ -1,25 +1,20 @@
 """Time-series evaluation on top of `ganad_jax.data` windows: PCA fitted on training points,
 window/step scores mapped back to time points, point-wise and window-level metrics with a
 validation (or training) threshold, the point-adjusted F1 as a labelled oracle, alarm rates, a
-PCA residual (Q statistic) baseline and the SKAB leaderboard protocol (one model per labelled file).
+PCA residual (Q statistic) baseline, and metrics pooled over folds (SKAB's leaderboard protocol
+fits one model per labelled file: `ganad_jax.data` "skab", `runs.train_run`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ganad_jax.data import Dataset, Split, Windows, data_dir
-from ganad_jax.data.preprocess import scale, sliding_windows
-from ganad_jax.data.series import read_table
-from ganad_jax.evaluate import fit_threshold, ranking_metrics, threshold_metrics
-
-SKAB_TRAIN_ROWS = 400
-"""The SKAB leaderboard fits every labelled file on its first 400 rows and tests on the rest."""
+from ganad_jax.data import Dataset, Split, Windows
+from ganad_jax.evaluate import ScoreArrays, fit_threshold, ranking_metrics, threshold_metrics
 
 
 def fit_pca(points: np.ndarray, components: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -151,62 +146,41 @@ def pca_residual_scores(
     return np.sum(residual**2, axis=-1)
 
 
-@dataclasses.dataclass(frozen=True)
-class LeaderboardFile:
-    """One SKAB labelled file under the leaderboard protocol: its training windows (first 400
-    rows, every point), its test windows and the raw scaled points of both parts."""
-
-    name: str
-    train: Split
-    test: Split
-    train_points: np.ndarray
-    test_points: np.ndarray
-
-
-def _windows_split(name: str, x: np.ndarray, labels: np.ndarray, window: int, step: int) -> Split:
-    w, starts = sliding_windows(x, window, step)
-    covered = np.concatenate([[0], np.cumsum(labels)])
-    return Split(
-        w,
-        (covered[starts + window] - covered[starts] > 0).astype(np.int8),
-        windows=Windows(
-            window, np.zeros(len(starts), np.int32), starts.astype(np.int64), (labels,), (name,)
-        ),
-    )
+def head_steps(scores: ScoreArrays, head: str) -> np.ndarray:
+    """Per-step scores (N, T[, D]) of one head: the anomaly map for the default head when the
+    detector gives one (MAD-GAN's DR map), else the window score repeated over its time steps."""
+    if head == scores.default and scores.anomaly_map is not None:
+        return scores.anomaly_map
+    windows = scores.heads[head]
+    steps = scores.anomaly_map.shape[1] if scores.anomaly_map is not None else None
+    if steps is None:
+        raise ValueError("head_steps needs the window length: score with keep_maps=True")
+    return np.repeat(np.asarray(windows)[:, None], steps, axis=1)
 
 
-def skab_leaderboard(
-    window: int = 30,
-    train_step: int = 1,
-    test_step: int = 10,
-    scaling: str = "minmax",
-    root: Path | None = None,
-) -> list[LeaderboardFile]:
-    """The 34 labelled SKAB files under the leaderboard protocol: fit on the first 400 rows
-    (scaling fitted there), test on the rest; windows every `train_step` / `test_step` points."""
-    root = root or data_dir() / "skab" / "data"
-    paths = sorted(
-        (p for p in root.glob("*/*.csv") if p.parent.name != "anomaly-free"),
-        key=lambda p: (p.parent.name, int(p.stem) if p.stem.isdigit() else -1, p.stem),
-    )
-    files = []
-    for path in paths:
-        frame = read_table(path, sep=";")
-        features = [c for c in frame.columns if c not in ("datetime", "anomaly", "changepoint")]
-        values = frame[features].to_numpy(np.float64)
-        labels = frame["anomaly"].to_numpy().astype(np.int8)
-        head, (tail,) = scale(values[:SKAB_TRAIN_ROWS], [values[SKAB_TRAIN_ROWS:]], scaling)
-        name = f"{path.parent.name}/{path.stem}"
-        files.append(
-            LeaderboardFile(
-                name=name,
-                train=_windows_split(name, head, labels[:SKAB_TRAIN_ROWS], window, train_step),
-                test=_windows_split(name, tail, labels[SKAB_TRAIN_ROWS:], window, test_step),
-                train_points=head,
-                test_points=tail,
-            )
-        )
-    return files
+def split_points(split: Split) -> np.ndarray:
+    """The (L, D) points of a windowed split, rebuilt from its windows (runs concatenated)."""
+    w = split.windows
+    out = []
+    for r, labels in enumerate(w.labels):
+        points = np.zeros((len(labels), split.x.shape[-1]), np.float32)
+        for i in np.flatnonzero(w.run == r):
+            points[w.start[i] : w.start[i] + w.length] = split.x[i]
+        out.append(points)
+    return np.concatenate(out)
+
+
+def pooled_metrics(
+    labels: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray],
+    predicted: Sequence[np.ndarray],
+    oracle: bool = True,
+) -> dict[str, float]:
+    """Point metrics over all test points of all folds, as SKAB pools them: decisions made per
+    fold (each with its own threshold), AUROC/AUPRC of the pooled scores."""
+    labels, scores = np.concatenate(labels), np.concatenate(scores)
+    predicted = np.concatenate(predicted).astype(float)
+    return {**point_metrics(labels, predicted, 0.5, oracle), **ranking_metrics(labels, scores)}
 
 
 def summarise(rows: Sequence[dict[str, float]], keys: Sequence[str]) -> dict[str, str]:

@@ -70,9 +70,26 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return n // batch_size
 
 
+_STEPS: dict[tuple[int, int], tuple[Detector, Any, Callable]] = {}
+_MAX_STEPS = 32
+
+
 def make_train_step(detector: Detector, config: Any) -> Callable[..., tuple[State, dict]]:
     """`step(state, data, perm, index, key)`: gathers batch `index` of the epoch permutation from
-    the device-resident data and runs the detector's step; compiled once, state donated."""
+    the device-resident data and runs the detector's step; compiled once, state donated.
+
+    The jitted step is kept per (detector, config) object, so fits that share them (the folds of
+    a per-file protocol, repeated fits in one process) compile it once. Configs are immutable."""
+    key = (id(detector), id(config))
+    if key not in _STEPS:
+        if len(_STEPS) >= _MAX_STEPS:
+            _STEPS.pop(next(iter(_STEPS)))
+        # the detector and config stay referenced, so their ids are not reused while cached
+        _STEPS[key] = (detector, config, _jit_train_step(detector, config))
+    return _STEPS[key][2]
+
+
+def _jit_train_step(detector: Detector, config: Any) -> Callable[..., tuple[State, dict]]:
     batch_size = config.batch_size
 
     def step(state, data, perm, index, key):

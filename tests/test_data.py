@@ -288,8 +288,23 @@ def _run_points(split: data.Split, run: int) -> np.ndarray:
     return points
 
 
+def test_skab_leaderboard(root):
+    """SKAB's own protocol: a fold per labelled file, first 400 rows train (scaled there)."""
+    ds = data.load("skab", window=30, step=10)
+    assert ds.protocol == "leaderboard" and len(ds.folds) == 34
+    for fold in ds.folds:
+        assert fold.train.x.shape == (400 - 30 + 1, 30, 8)
+        train = _run_points(fold.validation, 0)
+        assert len(train) == 400
+        np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-5)  # standard, fitted there
+        rows = len(pd.read_csv(root / "skab/data" / f"{fold.name[5:]}.csv", sep=";"))
+        assert len(fold.test.windows.labels[0]) == rows - 400
+    assert len(ds.test) == sum(len(f.test) for f in ds.folds)
+    assert ds.test.windows.run_names == tuple(f.name[5:] for f in ds.folds)
+
+
 def test_skab_time_series(root):
-    ds = data.load("skab", window=16, step=4)
+    ds = data.load("skab", protocol="time-series", window=16, step=4)
     check_protocol(ds, (16, 8))
     w = ds.test.windows
     runs = [p for p in (root / "skab/data").glob("*/*.csv") if p.parent.name != "anomaly-free"]
@@ -305,7 +320,7 @@ def test_skab_time_series(root):
     assert first.shape == (len(w.labels[0]), 8)
     scores = w.point_scores(ds.test.y.astype(float))
     assert all((s >= labels).all() for s, labels in zip(scores, w.labels, strict=True))
-    check_seed_independent("skab", ds, window=16, step=4)
+    check_seed_independent("skab", ds, protocol="time-series", window=16, step=4)
 
 
 def test_smap_and_msl_channels(root):

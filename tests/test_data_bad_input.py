@@ -324,7 +324,11 @@ def test_series_csv_non_numeric_value(real, broken):
 def test_series_window_longer_than_a_run(real, broken):
     _skab_copy(real, broken)
     with pytest.raises(DataError, match=r"shorter than the window"):
-        data.load("skab", window=5000, validation_fraction=0.0)
+        data.load("skab", protocol="time-series", window=5000, validation_fraction=0.0)
+    with pytest.raises(DataError, match=r"too few for the leaderboard"):
+        data.load("skab", window=5000)
+    with pytest.raises(DataError, match=r"protocol must be one of leaderboard, time-series"):
+        data.load("skab", protocol="nab")
 
 
 def test_corrupt_telemetry_archive(real, broken):

@@ -1,5 +1,5 @@
 """MAD-GAN specifics: LSTM networks, the vmapped inversion, the DR-score, and the time-series
-helpers of ganad_jax.series (point mapping, point-adjust, alarm rates, PCA, SKAB leaderboard)."""
+helpers of ganad_jax.series (point mapping, point-adjust, alarm rates, PCA) and a per-fold protocol run."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from helpers import sample_inputs, tiny_config
 
-from ganad_jax import detectors, series
-from ganad_jax.data import Dataset, Split, Windows
+from ganad_jax import data as datasets
+from ganad_jax import detectors, runs, series
+from ganad_jax.data import Dataset, Source, Split, Windows
+from ganad_jax.data import series as data_series
 from ganad_jax.detectors import mad_gan
 from ganad_jax.nn.recurrent import SequenceDiscriminator, SequenceGenerator
 
@@ -131,10 +133,32 @@ def test_pca_fitted_on_training_only():
     assert series.pca_residual_scores(points, test.reshape(-1, 4)).min() > 1.0
 
 
-def test_skab_leaderboard_protocol(data_dir):
-    files = series.skab_leaderboard(window=30, train_step=1, test_step=10)
-    assert len(files) == 34
-    for f in files:
-        assert f.train.x.shape == (400 - 30 + 1, 30, 8)
-        assert f.train_points.min() >= 0.0 and f.train_points.max() <= 1.0  # scaled on train
-        assert len(f.test.windows.labels[0]) == len(f.test_points)
+def test_per_fold_protocol_trains_and_evaluates_one_model_per_fold(tmp_path, monkeypatch):
+    """A protocol with folds (SKAB's leaderboard) trains one model per fold, thresholds each on
+    its own training points, pools the point metrics with a PCA baseline, and `evaluate_run`
+    restores the fold checkpoints to the same report."""
+    rng = np.random.default_rng(0)
+    t = np.arange(460)[:, None]
+    runs_ = []
+    for r in range(2):
+        x = np.sin(t / (5 + r) + np.arange(3)) + 0.05 * rng.normal(size=(460, 3))
+        labels = np.zeros(460, np.int8)
+        labels[430:445] = 1
+        x[430:445] += 2.0
+        runs_.append((f"run{r}", x, labels))
+
+    def load(*, window, step):
+        return data_series._skab_leaderboard(runs_, window, step, "standard", {})
+
+    source = Source("toy-folds", load, {"window": 6, "step": 3}, "series", "two toy runs")
+    monkeypatch.setitem(datasets._SOURCES, "toy-folds", source)
+    settings = [f"{k}={v}" for k, v in detectors.get("mad-gan").tiny.items()]
+    spec = runs.make_spec("mad-gan", "toy-folds", 0, settings, progress=False)
+    report = runs.train_run(spec, tmp_path / "run")
+    assert list(report["folds"]) == ["skab:run0", "skab:run1"]
+    assert (tmp_path / "run/folds/01/checkpoints").is_dir()
+    assert set(report["baseline"]["pca_q"]) >= {"f1", "far", "mar", "auroc"}
+    assert 0 <= report["f1"] <= 1 and report["threshold_source"].startswith("training points")
+    assert report["heads"]["dr"]["auroc"] == report["auroc"]
+    again = runs.evaluate_run(spec, tmp_path / "run")
+    assert again["f1"] == report["f1"] and again["folds"] == report["folds"]

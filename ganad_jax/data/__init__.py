@@ -103,6 +103,9 @@ class Dataset:
     test: Split
     options: dict[str, Any]
     class_names: tuple[str, ...] = ()
+    folds: tuple[Dataset, ...] = ()
+    """Protocols that fit one model per part (SKAB's leaderboard: one per labelled file) list the
+    parts here, each a Dataset of its own; train/validation/test then hold all folds together."""
 
     def splits(self) -> dict[str, Split]:
         """The three splits by name."""
@@ -131,6 +134,7 @@ class Dataset:
             "test_anomalies": int(self.test.y.sum()),
             "options": dict(self.options),
             **({"class_counts": counts} if counts else {}),
+            **({"folds": len(self.folds)} if self.folds else {}),
             **(
                 {
                     "test_runs": len(self.test.windows.run_names),

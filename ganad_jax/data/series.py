@@ -7,10 +7,13 @@ The `time-series` protocol trains on the anomaly-free series and tests on the la
 Windows are (N, window, D) float32 taken every `step` points (plus one ending at each run's last
 point), features scaled with statistics of the training part (`scaling`). `Split.windows` maps
 window scores back to per-point scores and labels of each run (`Windows.point_scores`).
+SKAB's default protocol is its own leaderboard's, one fold (and model) per labelled file (see
+`load_skab`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -181,15 +184,33 @@ def _run_order(path: Path) -> tuple[str, int, str]:
     return (path.parent.name, int(path.stem) if path.stem.isdigit() else -1, path.stem)
 
 
+SKAB_PROTOCOLS = ("leaderboard", "time-series")
+SKAB_TRAIN_ROWS = 400
+"""SKAB's leaderboard protocol fits each labelled file's model on its first 400 rows."""
+
+
 def load_skab(
     *,
+    protocol: str = "leaderboard",
     window: int = 32,
     step: int = 1,
     validation_fraction: float = 0.1,
     scaling: str = "standard",
     impute: str = "none",
 ) -> Dataset:
-    """SKAB: train on anomaly-free.csv, test on the 34 labelled runs (valve1, valve2, other)."""
+    """SKAB's 34 labelled runs (valve1, valve2, other) by one of two protocols.
+
+    - `leaderboard` (SKAB's own): one fold per labelled file: train on its first 400 rows (scaling
+      fitted there; windows every point), test on the rest; the fold's validation split is its
+      training rows again, windowed every `step` points, whose scores set the threshold (the
+      protocol uses no other data). The top-level splits hold all folds together.
+    - `time-series`: train on anomaly-free.csv (the last `validation_fraction` held back as
+      validation), test on all labelled runs.
+    """
+    if protocol not in SKAB_PROTOCOLS:
+        raise DataError(
+            f"skab: protocol must be one of {', '.join(SKAB_PROTOCOLS)}, got {protocol!r}"
+        )
     root = data_dir() / "skab" / "data"
     free = root / "anomaly-free" / "anomaly-free.csv"
     train = read_table(free, sep=";")
@@ -208,7 +229,9 @@ def load_skab(
         run = f"{path.parent.name}/{path.stem}"
         runs.append((run, _columns(frame, features, path), label.to_numpy().astype(np.int8)))
     x_train, runs = _features(_columns(train, features, free), runs, impute, str(root))
-    return time_series_protocol(
+    if protocol == "leaderboard":
+        return _skab_leaderboard(runs, window, step, scaling, {"impute": impute})
+    dataset = time_series_protocol(
         "skab",
         x_train,
         runs,
@@ -218,6 +241,43 @@ def load_skab(
         scaling=scaling,
         options={"impute": impute},
     )
+    return dataclasses.replace(dataset, options={"protocol": protocol, **dataset.options})
+
+
+def _skab_leaderboard(
+    runs: Sequence[Run], window: int, step: int, scaling: str, options: dict
+) -> Dataset:
+    """The leaderboard protocol's folds (see `load_skab`) and the Dataset holding them all."""
+    heads, tails = [], []
+    for name, x, labels in runs:
+        if len(x) <= SKAB_TRAIN_ROWS + window:
+            raise DataError(f"skab: run {name!r} has {len(x)} rows, too few for the leaderboard")
+        head, (tail,) = scale(x[:SKAB_TRAIN_ROWS], [x[SKAB_TRAIN_ROWS:]], scaling)
+        heads.append((name, head, labels[:SKAB_TRAIN_ROWS]))
+        tails.append((name, tail, labels[SKAB_TRAIN_ROWS:]))
+    dim = runs[0][1].shape[1]
+    options = {
+        "protocol": "leaderboard",
+        **options,
+        "window": window,
+        "step": step,
+        "scaling": scaling,
+    }
+
+    def dataset(name: str, head: Sequence[Run], tail: Sequence[Run], folds=()) -> Dataset:
+        return Dataset(
+            name=name,
+            protocol="leaderboard",
+            modality="series",
+            train=_windowed(head, window, 1, dim),
+            validation=_windowed(head, window, step, dim),
+            test=_windowed(tail, window, step, dim),
+            options=options,
+            folds=tuple(folds),
+        )
+
+    folds = [dataset(f"skab:{h[0]}", [h], [t]) for h, t in zip(heads, tails, strict=True)]
+    return dataset("skab", heads, tails, folds)
 
 
 def _channel_arrays(folder: Path, channel: str) -> tuple[np.ndarray, np.ndarray]:
@@ -402,10 +462,10 @@ register(
     Source(
         "skab",
         load_skab,
-        {**_WINDOWS, "scaling": "standard", "impute": "none"},
+        {"protocol": "leaderboard", **_WINDOWS, "scaling": "standard", "impute": "none"},
         "series",
-        "SKAB water-circulation test bed (8 sensors): anomaly-free run trains, 34 labelled runs test",
-        protocol="time-series",
+        "SKAB water-circulation test bed (8 sensors), 34 labelled runs: SKAB's leaderboard "
+        "(a model per file, first 400 rows train) or protocol=time-series (anomaly-free run trains)",
     )
 )
 for _craft, _loader in (("smap", load_smap), ("msl", load_msl)):
