@@ -48,7 +48,7 @@ from run import Experiment, Run
 
 SEEDS = (0, 1, 2)
 THRESHOLD = ("threshold_quantile=0.99", "oracle=true")
-KDD = ("epochs=4", "lr=1e-4", *THRESHOLD)
+KDD = ("epochs=4", "lr=1e-4", "scaling=none", *THRESHOLD)
 ARRHYTHMIA = (
     "epochs=800",
     "lr=1e-4",

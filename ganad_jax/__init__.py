@@ -6,6 +6,7 @@ from ganad_jax.estimator import (
     ALAD,
     DEDGAN,
     EGBAD,
+    MADGAN,
     AnoGAN,
     BiGAN,
     CEBiGAN,
@@ -25,6 +26,7 @@ __all__ = [
     "Estimator",
     "FAnoGAN",
     "GANomaly",
+    "MADGAN",
     "SkipGANomaly",
     "__version__",
 ]

@@ -3,6 +3,8 @@
 det = ganad_jax.GANomaly(epochs=5).fit(X_normal)
 det.score_samples(X)   # anomaly scores, higher = more anomalous
 det.predict(X)         # 1 = anomaly, at the threshold fitted on held-back normals
+
+det = ganad_jax.EGBAD(epochs=20).fit(rows_normal)   # tables (N, D) for detectors that take them
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ganad_jax import detectors
-from ganad_jax.data.preprocess import hold_out, resize_images, to_unit_range
+from ganad_jax.data.preprocess import fit_scaler, hold_out, resize_images, to_unit_range
 from ganad_jax.evaluate import ScoreArrays, fit_threshold, make_scorer, score_dataset
 from ganad_jax.train import TrainOptions, fit
 
@@ -20,9 +22,13 @@ from ganad_jax.train import TrainOptions, fit
 class Estimator:
     """Fit a detector on normal samples, score new samples, flag anomalies above `threshold_`.
 
-    Images may be uint8 (N, H, W[, C]) in [0, 255], resized to the config's image size and scaled,
-    or float32 already in [-1, 1] at that size. A `validation_fraction` of the fitted samples is
-    held back; `threshold_` is the `threshold_quantile` of their scores.
+    What X holds follows the detector's modalities:
+    - images (N, H, W[, C]): uint8 in [0, 255], resized to the config's image size and scaled, or
+      float32 already in [-1, 1] at that size;
+    - table rows (N, D) or series windows (N, T, D): floats, each feature scaled by `scaling`
+      ("standard", "minmax" or "none") fitted on the rows passed to `fit`.
+    A `validation_fraction` of the fitted samples is held back; `threshold_` is the
+    `threshold_quantile` of their scores.
     """
 
     model: str = ""
@@ -32,6 +38,7 @@ class Estimator:
         seed: int = 0,
         threshold_quantile: float = 0.95,
         validation_fraction: float = 0.1,
+        scaling: str = "standard",
         progress: bool = False,
         **config: Any,
     ) -> None:
@@ -40,17 +47,37 @@ class Estimator:
         self.seed = seed
         self.threshold_quantile = threshold_quantile
         self.validation_fraction = validation_fraction
+        self.scaling = scaling
         self.progress = progress
         self.state_ = None
         self.threshold_ = None
         self.threshold_source_ = None
+        self.scaler_ = None
+
+    def _modality(self, x: np.ndarray) -> str:
+        taken = self.detector.modalities
+        for modality, ranks in (("image", (3, 4)), ("tabular", (2,)), ("series", (3,))):
+            if modality in taken and x.ndim in ranks:
+                return modality
+        shapes = {"image": "(N, H, W[, C])", "tabular": "(N, D)", "series": "(N, T, D)"}
+        expected = " or ".join(shapes[m] for m in taken)
+        raise ValueError(f"{self.model} takes {expected}, got shape {x.shape}")
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         x = np.asarray(X)
-        if x.ndim == 3:
-            x = x[..., None]
-        if x.ndim != 4:
-            raise ValueError(f"expected images (N, H, W) or (N, H, W, C), got shape {x.shape}")
+        if self._modality(x) == "image":
+            return self._prepare_images(x[..., None] if x.ndim == 3 else x)
+        if not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"expected numbers, got dtype {x.dtype}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("input holds NaN or inf values")
+        if self.state_ is None:
+            self.scaler_ = fit_scaler(x.reshape(-1, x.shape[-1]), self.scaling)
+        elif x.shape[1:] != self.shape_:
+            raise ValueError(f"fitted on samples of shape {self.shape_}, got {x.shape[1:]}")
+        return self.scaler_(x)
+
+    def _prepare_images(self, x: np.ndarray) -> np.ndarray:
         size = self.config.image_size
         if np.issubdtype(x.dtype, np.integer):
             if x.min() < 0 or x.max() > 255:
@@ -67,8 +94,8 @@ class Estimator:
                 raise ValueError("input holds NaN or inf values")
             if x.min() < -1.0 or x.max() > 1.0:
                 raise ValueError("float images must lie in [-1, 1]")
-        if self.state_ is not None and x.shape[-1] != self.channels_:
-            raise ValueError(f"fitted on {self.channels_} channels, got {x.shape[-1]}")
+        if self.state_ is not None and x.shape[1:] != self.shape_:
+            raise ValueError(f"fitted on {self.shape_[-1]} channels, got {x.shape[-1]}")
         return x
 
     def fit(self, X: np.ndarray, y: None = None) -> Estimator:
@@ -80,7 +107,7 @@ class Estimator:
         self.state_, self.history_ = fit(
             self.detector, self.config, x[keep], seed=self.seed, options=options
         )
-        self.channels_ = x.shape[-1]
+        self.shape_ = x.shape[1:]
         self._scorer = make_scorer(self.detector, self.config)
         held_back = self._score(x[val]).value if len(val) else self._score(x[keep]).value
         source = "held-back training samples" if len(val) else "training samples"
@@ -160,3 +187,9 @@ class CEBiGAN(Estimator):
     """The consistency-ensured BiGAN as an estimator; keyword arguments are CEBiGANConfig fields."""
 
     model = "ce-bigan"
+
+
+class MADGAN(Estimator):
+    """MAD-GAN as an estimator on windows (N, T, D); keyword arguments are MADGANConfig fields."""
+
+    model = "mad-gan"

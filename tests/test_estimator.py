@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ganad_jax import GANomaly
+from ganad_jax import EGBAD, MADGAN, GANomaly
 
 TINY = {"image_size": 16, "latent": 8, "features": 8, "batch_size": 8, "epochs": 1}
 
@@ -36,3 +36,20 @@ def test_bad_input(fitted):
         detector.score_samples(np.full((2, 16, 16), np.nan, np.float32))
     with pytest.raises(RuntimeError, match="fit"):
         GANomaly(**TINY).score_samples(np.zeros((2, 16, 16), np.uint8))
+
+
+def test_tables_and_windows():
+    """Rows (N, D) and windows (N, T, D) are scaled with statistics of the fitted samples."""
+    rng = np.random.default_rng(1)
+    rows = rng.normal(50.0, 10.0, (64, 5))
+    tiny = {"latent": 4, "batch_size": 8, "epochs": 1, "hidden": 8}
+    rows_detector = EGBAD(latent=4, batch_size=8, epochs=1, encoder_widths=(8,)).fit(rows)
+    np.testing.assert_allclose(rows_detector.scaler_(rows).mean(axis=0), 0, atol=1e-5)
+    assert rows_detector.score_samples(rows[:10]).shape == (10,)
+    with pytest.raises(ValueError, match=r"shape \(5,\), got \(4,\)"):
+        rows_detector.score_samples(rows[:, :4])
+    windows = rng.normal(size=(48, 6, 3))
+    series_detector = MADGAN(window=6, inversion_steps=2, **tiny).fit(windows)
+    assert series_detector.predict(windows[:5]).shape == (5,)
+    with pytest.raises(ValueError, match=r"mad-gan takes \(N, T, D\), got shape \(4, 3\)"):
+        series_detector.score_samples(windows[:4, 0])

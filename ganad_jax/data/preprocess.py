@@ -6,7 +6,7 @@ only and then applied to validation and test.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -168,10 +168,9 @@ def one_hot(
     return encode(train), [encode(f) for f in others]
 
 
-def scale(
-    train: np.ndarray, others: Sequence[np.ndarray], how: str
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Scale features ("standard", "minmax" to [0, 1] or "none") with training statistics only.
+def fit_scaler(train: np.ndarray, how: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A feature scaling ("standard", "minmax" to [0, 1] or "none") fitted on the training rows
+    (N, D) only, as a function of rows (..., D) returning float32.
 
     Constant training columns are only shifted, never divided by zero.
     """
@@ -189,6 +188,14 @@ def scale(
     def apply(x: np.ndarray) -> np.ndarray:
         return ((np.asarray(x, np.float64) - shift) / width).astype(np.float32)
 
+    return apply
+
+
+def scale(
+    train: np.ndarray, others: Sequence[np.ndarray], how: str
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Scale features with training statistics only (see `fit_scaler`)."""
+    apply = fit_scaler(train, how)
     return apply(train), [apply(x) for x in others]
 
 
