@@ -42,7 +42,8 @@ class RunError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class EvalOptions:
-    """How a run is evaluated: the validation quantile of the threshold, opt-in oracle metrics."""
+    """How a run is evaluated: the validation quantile of the threshold (default 0.95, or the data
+    set's own where its protocol implies one), opt-in oracle metrics."""
 
     threshold_quantile: float = 0.95
     oracle: bool = False
@@ -157,7 +158,9 @@ def make_spec(
         config=config,
         data_options=datasets.coerce_options(data, groups["data"]),
         train=TrainOptions(progress=progress, **groups["train"]),
-        evaluation=EvalOptions(**groups["evaluation"]),
+        evaluation=EvalOptions(
+            **{"threshold_quantile": source.threshold_quantile or 0.95, **groups["evaluation"]}
+        ),
         ensemble=ensemble,
     )
 

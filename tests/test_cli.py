@@ -184,6 +184,16 @@ def test_every_data_option_is_kept():
     }
 
 
+def test_data_set_threshold_quantile_is_the_default():
+    """kddcup99's protocol implies a 0.99 quantile; a --set still wins; others keep 0.95."""
+    from ganad_jax.runs import make_spec
+
+    assert make_spec("egbad", "kddcup99").evaluation.threshold_quantile == 0.99
+    told = make_spec("egbad", "kddcup99", settings=["threshold_quantile=0.9"])
+    assert told.evaluation.threshold_quantile == 0.9
+    assert make_spec("ganomaly", "mnist-embedded").evaluation.threshold_quantile == 0.95
+
+
 def test_bench_subcommand(capsys):
     assert main(["bench", "ganomaly", "--tiny", "--json", "--repeats", "1", "--steps", "1"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -162,6 +162,9 @@ class Source:
     description: str
     arg: str = ""
     protocol: str = ""
+    threshold_quantile: float | None = None
+    """The validation quantile runs on this data set threshold at unless told otherwise, where
+    its protocol implies one (None: the runs' default, 0.95)."""
 
     def default_protocol(self) -> str:
         """The protocol used when no option changes it."""
