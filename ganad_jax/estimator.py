@@ -101,6 +101,7 @@ class Estimator:
     def fit(self, X: np.ndarray, y: None = None) -> Estimator:
         """Train on `X` (normal samples only) and fit the threshold on the held-back part."""
         del y
+        self.state_ = None  # a refit starts over, scaler included
         x = self._prepare(X)
         keep, val = hold_out(len(x), self.validation_fraction, salt=self.seed)
         options = TrainOptions(progress=self.progress)

@@ -147,15 +147,14 @@ def pca_residual_scores(
 
 
 def head_steps(scores: ScoreArrays, head: str) -> np.ndarray:
-    """Per-step scores (N, T[, D]) of one head: the anomaly map for the default head when the
-    detector gives one (MAD-GAN's DR map), else the window score repeated over its time steps."""
-    if head == scores.default and scores.anomaly_map is not None:
+    """Per-step scores (N, T[, D]) of one head: the anomaly map (MAD-GAN's DR map) for the
+    default head, else the window score repeated over the window's time steps."""
+    if scores.anomaly_map is None:
+        raise ValueError("head_steps needs the anomaly maps: score with keep_maps=True")
+    if head == scores.default:
         return scores.anomaly_map
-    windows = scores.heads[head]
-    steps = scores.anomaly_map.shape[1] if scores.anomaly_map is not None else None
-    if steps is None:
-        raise ValueError("head_steps needs the window length: score with keep_maps=True")
-    return np.repeat(np.asarray(windows)[:, None], steps, axis=1)
+    steps = scores.anomaly_map.shape[1]
+    return np.repeat(np.asarray(scores.heads[head])[:, None], steps, axis=1)
 
 
 def split_points(split: Split) -> np.ndarray:
