@@ -86,6 +86,41 @@ def test_cebigan_trains_on_consistency_with_a_projection_discriminator():
     assert {"eg_adversarial", "eg_consistency_x", "eg_consistency_z"} <= set(metrics)
 
 
+def test_track_average_follows_tensorflows_moving_average():
+    params = {"w": jnp.array([1.0, -2.0])}
+    optimizer = detectors.track_average(0.9)
+    state = optimizer.init(params)
+    updates = {"w": jnp.array([0.5, 0.5])}
+    same, state = optimizer.update(updates, state, params)
+    assert same is updates
+    # average -= (1 - decay) * (average - updated params), starting at the initial weights
+    np.testing.assert_allclose(state.average["w"], [1.0 + 0.1 * 0.5, -2.0 + 0.1 * 0.5])
+
+
+def test_ema_decay_scores_with_the_averaged_weights():
+    detector, config, x, state = _state("egbad", "tabular", ema_decay=0.5)
+    for i in range(3):
+        state, _ = detector.train_step(config, state, x, jax.random.key(i))
+    averaged = detectors.averaged_params(state)
+    assert not np.allclose(
+        averaged["g"]["MLP_0"]["Dense_0"]["kernel"], state.params["g"]["MLP_0"]["Dense_0"]["kernel"]
+    )
+    no_averages = {name: () for name in state.opt_state}
+    scores = detector.score(config, state, x).value
+    np.testing.assert_allclose(
+        scores,
+        detector.score(config, state.replace(params=averaged, opt_state=no_averages), x).value,
+        rtol=1e-6,
+    )
+    trained = detector.score(config, state.replace(opt_state=no_averages), x).value
+    assert not np.allclose(scores, trained)
+    untracked = _state("egbad", "tabular")[3]
+    assert detectors.averaged_params(untracked) is not untracked.params
+    assert jax.tree.all(
+        jax.tree.map(np.array_equal, detectors.averaged_params(untracked), untracked.params)
+    )
+
+
 def test_projection_discriminator_conditions_by_inner_product():
     d = ProjectionDiscriminator(DenseStack((6,)), width=5)
     x, z = jnp.ones((3, 4)), jax.random.normal(jax.random.key(0), (3, 2))

@@ -17,7 +17,7 @@ import dataclasses
 import importlib
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.struct
 import jax
@@ -127,13 +127,58 @@ def get(name: str) -> Detector:
     return _DETECTORS[name]
 
 
+class AverageState(NamedTuple):
+    """The moving average of a network's weights that `track_average` keeps."""
+
+    average: Any
+
+
+def track_average(decay: float) -> optax.GradientTransformation:
+    """An optax transformation that passes the updates through unchanged and keeps an exponential
+    moving average of the updated parameters in its state, as TensorFlow's
+    `ExponentialMovingAverage` does: it starts at the initial weights and after every update
+    moves by `average -= (1 - decay) * (average - params)`."""
+
+    def init_fn(params: Any) -> AverageState:
+        return AverageState(jax.tree.map(jnp.copy, params))
+
+    def update_fn(updates: Any, state: AverageState, params: Any) -> tuple[Any, AverageState]:
+        new = optax.apply_updates(params, updates)
+        average = jax.tree.map(lambda a, p: a - (1 - decay) * (a - p), state.average, new)
+        return updates, AverageState(average)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
 def make_optimizer(config: Any, network: str) -> optax.GradientTransformation:
     """The optimizer of `network`: the user's optax transformation from `config.optimizers` if
-    given, else Adam with the config's learning rate and betas (the papers' choice)."""
+    given, else Adam with the config's learning rate and betas (the papers' choice); followed by
+    `track_average` when the config has a nonzero `ema_decay`."""
     custom = getattr(config, "optimizers", None) or {}
     if network in custom:
-        return custom[network]
-    return optax.adam(config.lr, b1=config.beta1, b2=config.beta2)
+        optimizer = custom[network]
+    else:
+        optimizer = optax.adam(config.lr, b1=config.beta1, b2=config.beta2)
+    decay = getattr(config, "ema_decay", 0.0)
+    return optax.chain(optimizer, track_average(decay)) if decay else optimizer
+
+
+def averaged_params(state: State) -> dict[str, Any]:
+    """`state.params` with each network's moving average (see `track_average`) in place of its
+    weights where its optimizer keeps one: the weights to score with."""
+
+    def is_average(node: Any) -> bool:
+        return isinstance(node, AverageState)
+
+    params = {}
+    for name, weights in state.params.items():
+        found = [
+            node
+            for node in jax.tree.leaves(state.opt_state[name], is_leaf=is_average)
+            if is_average(node)
+        ]
+        params[name] = found[0].average if found else weights
+    return params
 
 
 def apply_updates(

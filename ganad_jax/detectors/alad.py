@@ -31,9 +31,11 @@ Deviations, and why:
   discriminators, and D_xx concatenates x and x' along channels (the code concatenates CIFAR-10
   images along their height); spectral normalisation covers the discriminators' layers, not the
   encoder's (the shared DCGAN encoder has no such option);
-- the code's early stopping keeps the first epoch's "best" loss at 0 so it never improves and
-  stops after 11 epochs with the last weights; here the best validation state is kept;
-- no exponential moving average of the weights at test time (see `bigan.py`); one batch per step.
+- the code's early stopping tests with the last weights once its patience runs out; here the
+  best validation state is kept. Its KDD loader has no validation split, so its KDD runs train
+  the number of epochs given on its command line;
+- scoring uses the trained weights; `--set ema_decay=0.999` scores with the code's moving average
+  of the weights instead (see `bigan.py`); one batch per step.
 """
 
 from __future__ import annotations
@@ -154,7 +156,7 @@ train_step = train_step_for(_networks, discriminator_terms, encoder_generator_te
 
 def score(config: ALADConfig, state: State, x: jnp.ndarray) -> Scores:
     """D_xx feature matching (default), L1, L2 and logits scores of x against G(E(x))."""
-    run = Runner(_networks(config, x), state.params, state.batch_stats)
+    run = Runner.inference(_networks(config, x), state)
     x_hat = run("g", run("e", x))
     _, f_real = run("d_xx", x, x)
     logit_rec, f_rec = run("d_xx", x, x_hat)

@@ -26,7 +26,8 @@ Deviations, and why:
   Flax's default initialisation (the code: Glorot; D keeps Glorot);
 - D and then E/G are updated on one batch (the code draws a second, independently shuffled batch
   for E/G); the data order comes from the trainer's keys;
-- no exponential moving average of the weights at test time (a code-only detail, see `bigan.py`);
+- scoring uses the trained weights; `--set ema_decay=0.9999` scores with the code's moving average
+  of the weights instead (a code-only detail, see `bigan.py`);
 - the threshold is a quantile of validation-normal scores, not the top 20 % of test scores (the
   latter is reported only as a labelled oracle metric).
 """
@@ -77,7 +78,7 @@ class EGBADConfig(BiGANConfig):
 
 def score(config: EGBADConfig, state: State, x: jnp.ndarray) -> Scores:
     """(1 - alpha) L1 reconstruction + alpha feature matching (default) or cross-entropy."""
-    run = Runner(networks(config, x), state.params, state.batch_stats)
+    run = Runner.inference(networks(config, x), state)
     z_hat = run("e", x)
     x_hat = run("g", z_hat)
     _, f_real = run("d_xz", x, z_hat)
