@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from helpers import sample_inputs, tiny_config
+from helpers import sample_inputs, tiny_config, trees_equal
 
 from ganad_jax import detectors, losses
 from ganad_jax.nn.joint import DenseStack, ProjectionDiscriminator
@@ -119,6 +120,28 @@ def test_ema_decay_scores_with_the_averaged_weights():
     assert jax.tree.all(
         jax.tree.map(np.array_equal, detectors.averaged_params(untracked), untracked.params)
     )
+
+
+def test_moving_average_is_checkpointed_and_resumed(tmp_path):
+    from ganad_jax.train import TrainOptions, fit
+
+    config = tiny_config("egbad", ema_decay=0.5)
+    x = sample_inputs("egbad", config, 4 * config.batch_size, modality="tabular")
+    quiet = TrainOptions(progress=False, max_steps=3)
+    straight, _ = fit(detectors.get("egbad"), config, x, seed=0, options=quiet)
+    fit(
+        detectors.get("egbad"),
+        config,
+        x,
+        seed=0,
+        run_dir=tmp_path,
+        options=dataclasses.replace(quiet, max_steps=2, checkpoint_every=1),
+    )
+    resumed, _ = fit(
+        detectors.get("egbad"), config, x, seed=0, run_dir=tmp_path, options=quiet, resume=True
+    )
+    assert trees_equal(detectors.averaged_params(straight), detectors.averaged_params(resumed))
+    assert not trees_equal(detectors.averaged_params(resumed), resumed.params)
 
 
 def test_projection_discriminator_conditions_by_inner_product():
