@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -22,7 +24,10 @@ from typing import Any, NamedTuple
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+
+from ganad_jax.errors import GanadError
 
 
 @flax.struct.dataclass
@@ -204,8 +209,129 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
 
 
-class ConfigError(ValueError):
-    """A config key that does not exist or a value of the wrong type."""
+class ConfigError(GanadError, ValueError):
+    """A config key that does not exist, a value of the wrong type or out of its range."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a numeric option may take: `low` < value (or <= with `closed_low`), value <
+    `high` (or <= with `closed_high`); None leaves a side open."""
+
+    low: float | None = None
+    high: float | None = None
+    closed_low: bool = True
+    closed_high: bool = False
+
+    def holds(self, value: float) -> bool:
+        """Whether `value` lies in the range."""
+        if self.low is not None and (
+            value < self.low or (value == self.low and not self.closed_low)
+        ):
+            return False
+        return self.high is None or value < self.high or (value == self.high and self.closed_high)
+
+    def describe(self) -> str:
+        """The range in interval notation, e.g. "in (0, 1)" or ">= 1"."""
+        if self.high is None:
+            return f"{'>=' if self.closed_low else '>'} {_number(self.low)}"
+        left, right = "[" if self.closed_low else "(", "]" if self.closed_high else ")"
+        return f"in {left}{_number(self.low)}, {_number(self.high)}{right}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+COUNT = Range(1)
+NON_NEGATIVE_COUNT = Range(0)
+POSITIVE = Range(0, closed_low=False)
+NON_NEGATIVE = Range(0)
+FRACTION = Range(0, 1)
+UNIT = Range(0, 1, closed_high=True)
+SEED = Range(0, 2**32)
+"""`jax.random.key` takes seeds below 2**32; larger ones would wrap onto smaller seeds' keys."""
+
+FIELD_RANGES: dict[str, Range] = {
+    # sizes and counts
+    **dict.fromkeys(
+        (
+            "batch_size", "epochs", "image_size", "latent", "features", "hidden", "window",
+            "n_critic", "discriminator_width", "discriminator_layers", "generator_layers",
+            "generator_rounds", "encoder_widths", "generator_widths", "xx_widths", "zz_widths",
+        ),
+        COUNT,
+    ),
+    **dict.fromkeys(
+        ("adversarial_ramp_steps", "gan_steps", "inversion_steps", "search_steps"),
+        NON_NEGATIVE_COUNT,
+    ),
+    **dict.fromkeys(("search_seed", "inversion_seed"), SEED),
+    # optimisation
+    **dict.fromkeys(("lr", "d_lr", "encoder_lr", "search_lr", "inversion_lr", "clip"), POSITIVE),
+    **dict.fromkeys(("beta1", "beta2", "dropout", "cycle_dropout", "ema_decay"), FRACTION),
+    # weights of objectives and scores
+    **dict.fromkeys(("alpha", "score_lambda", "dr_lambda"), UNIT),
+    **dict.fromkeys(
+        ("gp_weight", "discrimination_weight", "kappa", "map_sigma", "slope"), NON_NEGATIVE
+    ),
+}  # fmt: skip
+"""The range of every numeric config field, by name; a registry-wide test checks that every
+numeric field of every registered config has one."""
+
+
+def check_value(owner: str, name: str, value: Any, hint: Any, valid: Range | None) -> Any:
+    """`value` as field `name` of `owner` holds it (a list for a tuple field becomes a tuple);
+    ConfigError naming the field, the value and what is allowed when its type or range is wrong."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return value
+        (hint,) = [a for a in args if a is not type(None)]
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise ConfigError(f"{owner}.{name} expects true or false, got {value!r}")
+        return bool(value)
+    if hint in (int, float):
+        integral = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+        if not integral and not (hint is float and isinstance(value, (float, np.floating))):
+            raise ConfigError(f"{owner}.{name} expects {hint.__name__}, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{owner}.{name} must be finite, got {value!r}")
+        if valid is not None and not valid.holds(value):
+            raise ConfigError(f"{owner}.{name} must be {valid.describe()}, got {value!r}")
+        return int(value) if hint is int else value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{owner}.{name} expects a string, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            raise ConfigError(f"{owner}.{name} expects a tuple, got {value!r}")
+        return tuple(check_value(owner, name, v, args[0], valid) for v in value)
+    if origin in (Mapping, dict) or hint in (Mapping, dict):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{owner}.{name} expects a mapping, got {value!r}")
+        value_hint = args[1] if len(args) == 2 else Any
+        if value_hint is float:
+            for key, item in value.items():
+                check_value(owner, f"{name}[{key!r}]", item, float, None)
+        return value
+    return value
+
+
+def check_fields(config: Any, ranges: Mapping[str, Range] = FIELD_RANGES) -> None:
+    """Check every field of a frozen dataclass against its type hint and its range in `ranges`
+    (called first in each config root's `__post_init__`, and by the run options)."""
+    hints = typing.get_type_hints(type(config))
+    owner = type(config).__name__
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        checked = check_value(owner, field.name, value, hints[field.name], ranges.get(field.name))
+        if checked is not value:
+            object.__setattr__(config, field.name, checked)
 
 
 def parse_value(config_cls: type, key: str, text: str) -> Any:
@@ -216,9 +342,9 @@ def parse_value(config_cls: type, key: str, text: str) -> Any:
             f"{config_cls.__name__} has no field {key!r}; fields: {', '.join(sorted(fields))}"
         )
     hint = typing.get_type_hints(config_cls)[key]
-    origin = typing.get_origin(hint)
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    base = hint if origin is None else (args[0] if len(args) == 1 else origin)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # an optional field
+        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = hint
     try:
         if base is bool:
             if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -226,7 +352,7 @@ def parse_value(config_cls: type, key: str, text: str) -> Any:
             return text.lower() in ("true", "1", "yes")
         if base in (int, float, str):
             return base(text)
-        if base in (Mapping, dict) or typing.get_origin(base) in (Mapping, dict):
+        if typing.get_origin(base) in (Mapping, dict) and typing.get_args(base)[1:] == (float,):
             pairs = [item.split(":", 1) for item in text.split(",") if item]
             return {name.strip(): float(value) for name, value in pairs}
         if base in (tuple,) or typing.get_origin(base) is tuple:
@@ -235,7 +361,10 @@ def parse_value(config_cls: type, key: str, text: str) -> Any:
         raise ConfigError(
             f"{key} expects {getattr(base, '__name__', base)}, got {text!r}"
         ) from None
-    raise ConfigError(f"{key} cannot be set from the command line")
+    raise ConfigError(
+        f"{key} holds Python objects and cannot be set from the command line; "
+        "set it through the Python API"
+    )
 
 
 @jax.jit

@@ -43,6 +43,7 @@ from ganad_jax.detectors import (
     State,
     apply_updates,
     averaged_params,
+    check_fields,
     make_optimizer,
     register,
 )
@@ -101,6 +102,7 @@ class BiGANConfig:
     ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_image_size(self.image_size)
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")

@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import optax
 
 from ganad_jax import losses
-from ganad_jax.detectors import Detector, Scores, State, register
+from ganad_jax.detectors import Detector, Scores, State, check_fields, register
 from ganad_jax.nn.dcgan import NORMS, Decoder, Discriminator, check_image_size
 from ganad_jax.nn.mlp import MLP, MLPDiscriminator
 
@@ -96,6 +96,7 @@ class DCGANConfig:
     score_head: str = "discriminator"
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_image_size(self.image_size)
         check_choice("objective", self.objective, OBJECTIVES)
         check_choice("prior", self.prior, PRIORS)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from ganad_jax import losses
-from ganad_jax.detectors import Scores, State, apply_updates, make_optimizer
+from ganad_jax.detectors import Scores, State, apply_updates, check_fields, make_optimizer
 from ganad_jax.nn.dcgan import check_image_size
 
 Tensors = Mapping[str, jnp.ndarray]
@@ -52,6 +52,7 @@ class FamilyConfig:
     map_sigma: float = 0.0
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_image_size(self.image_size)
         if self.score_head not in self.SCORE_HEADS:
             raise ValueError(

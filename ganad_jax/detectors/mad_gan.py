@@ -48,7 +48,7 @@ import jax.numpy as jnp
 import optax
 
 from ganad_jax import losses
-from ganad_jax.detectors import Detector, Scores, State, register
+from ganad_jax.detectors import Detector, Scores, State, check_fields, register
 from ganad_jax.nn.recurrent import OUTPUT_ACTIVATIONS, SequenceDiscriminator, SequenceGenerator
 from ganad_jax.search import latent_search
 
@@ -91,6 +91,7 @@ class MADGANConfig:
     score_head: str = "dr"
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.score_head not in SCORE_HEADS:
             raise ValueError(f"score_head must be one of {SCORE_HEADS}, got {self.score_head!r}")
         if self.output_activation not in OUTPUT_ACTIVATIONS:
