@@ -3,7 +3,11 @@
 One process runs per host (or per GPU); after `initialize()` every process sees all devices of all
 processes, `train.fit` with `TrainOptions(devices=0)` builds one mesh over them, each process places
 only its own rows of the training set on its devices, every process takes part in checkpoints (orbax
-writes them once) and only process 0 writes logs and reports.
+writes them once, process 0 seals them with checksums) and only process 0 writes logs and reports.
+
+A process that dies takes the others down: gloo fails their next collective at once, and the
+coordinator counts a process dead after `heartbeat_timeout_s` without a heartbeat (jax's default
+waits 100 s), which ends every other process with an error instead of a wait.
 
 Where the coordinator comes from, in order: the arguments; JAX_COORDINATOR_ADDRESS (host:port of
 process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID; else what JAX detects itself on SLURM, Open MPI,
@@ -15,8 +19,11 @@ from __future__ import annotations
 import os
 
 import jax
+import numpy as np
 
 ENV_VARS = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+HEARTBEAT_TIMEOUT_S = 30
+"""Seconds without a heartbeat after which a process counts as dead and the run stops."""
 
 
 def requested() -> bool:
@@ -33,6 +40,7 @@ def initialize(
     coordinator_address: str | None = None,
     num_processes: int | None = None,
     process_id: int | None = None,
+    heartbeat_timeout_s: int = HEARTBEAT_TIMEOUT_S,
 ) -> None:
     """Join the distributed runtime (once per process, before any other JAX call)."""
     if jax.distributed.is_initialized():
@@ -43,7 +51,12 @@ def initialize(
         coordinator_address=coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS"),
         num_processes=num_processes if num_processes is not None else _env_int(ENV_VARS[1]),
         process_id=process_id if process_id is not None else _env_int(ENV_VARS[2]),
+        heartbeat_timeout_seconds=heartbeat_timeout_s,
     )
+    # Here every process has just connected (initialize waits for all of them), so the CPU
+    # collectives' context, which gives up after 30 s waiting for a late process, is built now
+    # and not at a first collective that one process may reach much later than the others.
+    barrier("ganad-initialize")
 
 
 def is_primary() -> bool:
@@ -57,3 +70,12 @@ def barrier(name: str) -> None:
         from jax.experimental import multihost_utils
 
         multihost_utils.sync_global_devices(name)
+
+
+def broadcast_from_primary(value: int) -> int:
+    """Process 0's `value`, in every process (a collective: every process must call it)."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    return int(multihost_utils.broadcast_one_to_all(np.int32(value)))

@@ -1,11 +1,13 @@
 """The one training loop for every detector: jit with a donated state, keys by fold_in, data order
-from keys, progress bar, metrics log (JSON lines and TensorBoard), orbax checkpoints, bit-identical
-resume, a guard against non-finite losses and optional early stopping on validation normals."""
+from keys, progress bar, metrics log (JSON lines and TensorBoard), orbax checkpoints sealed with
+checksums, bit-identical resume (also after a kill at any moment), a guard against non-finite
+losses and optional early stopping on validation normals."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 import zlib
 from collections.abc import Callable
@@ -19,12 +21,27 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from ganad_jax.checkpoint import CheckpointError, Checkpoints
-from ganad_jax.detectors import Detector, State, tree_is_finite
+from ganad_jax.checkpoint import (
+    CheckpointError,
+    Checkpoints,
+    is_sealed,
+    newest_intact,
+    steps_on_disk,
+)
+from ganad_jax.detectors import (
+    COUNT,
+    NON_NEGATIVE_COUNT,
+    Detector,
+    State,
+    check_fields,
+    tree_is_finite,
+)
 from ganad_jax.ensemble import EnsembleDetector
+from ganad_jax.errors import GanadError
+from ganad_jax.runfolder import write_text
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(GanadError, RuntimeError):
     """A loss or a parameter became NaN/inf; the last good checkpoint is kept."""
 
 
@@ -54,6 +71,22 @@ class TrainOptions:
     ensemble_shards: int = 1
     validate_every: int | None = None
     patience: int | None = None
+
+    def __post_init__(self) -> None:
+        check_fields(self, TRAIN_OPTION_RANGES)
+
+
+TRAIN_OPTION_RANGES = {
+    **dict.fromkeys(
+        (
+            "log_every", "checkpoint_every", "keep_checkpoints", "max_steps", "ensemble_shards",
+            "validate_every", "patience",
+        ),
+        COUNT,
+    ),
+    "devices": NON_NEGATIVE_COUNT,  # 0: every device
+}  # fmt: skip
+"""The range of every numeric training option."""
 
 
 def named_key(key: jax.Array, name: str) -> jax.Array:
@@ -195,15 +228,19 @@ def epoch_permutation(data_key: jax.Array, epoch: int, n: int) -> jnp.ndarray:
 
 
 class _Log:
-    """metrics.jsonl and TensorBoard event files in the run folder."""
+    """metrics.jsonl and TensorBoard event files in the run folder, from step `start` on: what
+    an earlier run logged after `start` is dropped, so that a resumed run logs like one that ran
+    through."""
 
-    def __init__(self, run_dir: Path | None) -> None:
+    def __init__(self, run_dir: Path | None, start: int) -> None:
         self.run_dir = run_dir
         self._writer = None
         if run_dir is not None:
             from tensorboardX import SummaryWriter
 
-            self._writer = SummaryWriter(str(run_dir / "tensorboard"))
+            _truncate_metrics(run_dir / "metrics.jsonl", start)
+            # TensorBoard drops the events at and after purge_step from earlier event files.
+            self._writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start + 1)
 
     def write(self, step: int, metrics: dict[str, float]) -> None:
         if self.run_dir is None:
@@ -216,6 +253,21 @@ class _Log:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """Keep the rows of metrics.jsonl up to `last_step`, replacing the file atomically; a line
+    that does not parse (the half-written last line of a killed run) goes too."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= last_step:
+                kept.append(line + "\n")
+        except (ValueError, KeyError, TypeError):
+            continue
+    write_text(path, "".join(kept))
 
 
 class _BestState:
@@ -239,8 +291,8 @@ class _BestState:
         self.state, self.step, self.loss = None, None, float("inf")
         self.saved = Checkpoints(run_dir / "best", keep=1) if run_dir else None
         if self.saved is not None and self.saved.latest_step() is not None:
-            self.step = self.saved.latest_step()
             self.state = jax.device_get(self.saved.restore(template))
+            self.step = self.saved.restored_step
             self.loss = self.validation_loss(self.state)
 
     def validation_loss(self, state: State) -> float:
@@ -284,10 +336,15 @@ def fit(
     """Train `detector` on `train_x` (normal samples only) and return (state, logged metrics).
 
     With `run_dir`, checkpoints go to run_dir/checkpoints and metrics to run_dir/metrics.jsonl;
-    `resume` continues from the newest checkpoint and draws exactly the keys and batches an
-    uninterrupted run would. `validation_x` (held-back normals) enables early stopping when
-    `options.validate_every` is set (see `TrainOptions`).
+    `resume` continues from the newest intact checkpoint (from step 0 where none was completed)
+    and draws exactly the keys and batches an uninterrupted run would, dropping what the earlier
+    run logged or saved after that step. Each checkpoint records the training seconds so far,
+    summed over resumed runs (`elapsed_seconds`). `validation_x` (held-back normals) enables
+    early stopping when `options.validate_every` is set (see `TrainOptions`).
     """
+    started = time.perf_counter()
+    if resume and run_dir is None:
+        raise ValueError("resume needs the run_dir to resume from")
     n = len(train_x)
     per_epoch = steps_per_epoch(n, config.batch_size)
     total = per_epoch * config.epochs
@@ -308,25 +365,39 @@ def fit(
         sharding = state_shardings(detector, state, mesh)
         state, data = place(state, sharding), shard_rows(np.asarray(train_x), mesh)
 
+    primary = jax.process_index() == 0  # the one process that logs
     checkpoints = (
         Checkpoints(run_dir / "checkpoints", options.keep_checkpoints) if run_dir else None
     )
-    if resume:
-        if checkpoints is None or checkpoints.latest_step() is None:
-            raise FileNotFoundError(f"nothing to resume: no checkpoint in {run_dir}")
-        state = checkpoints.restore(state)
+    seconds_before = 0.0  # training time of the runs this one resumes
+    try:
+        if checkpoints is not None and not resume and checkpoints.steps():
+            raise CheckpointError(
+                f"{checkpoints.directory} already holds checkpoints: resume, or train into a new "
+                "folder"
+            )
+        if resume and checkpoints.latest_step() is not None:
+            state = checkpoints.restore(state)
+            seconds_before = float(checkpoints.restored_metadata.get("train_seconds", 0.0))
+        elif resume and primary:
+            print(f"no complete checkpoint in {run_dir}: training from step 0", file=sys.stderr)
+        if resume:
+            checkpoints.discard_after(int(state.step))
+        best = None
+        if options.validate_every is not None and validation_x is not None and len(validation_x):
+            best = _BestState(detector, config, validation_x, options, run_dir, state)
+    except BaseException:
+        if checkpoints is not None:
+            checkpoints.close()
+        raise
     start = int(state.step)
-    best = None
-    if options.validate_every is not None and validation_x is not None and len(validation_x):
-        best = _BestState(detector, config, validation_x, options, run_dir, state)
 
     if mesh is None:
         step_fn = make_train_step(detector, config)
     else:
         step_fn = make_sharded_train_step(detector, config, mesh, sharding)
-    primary = jax.process_index() == 0  # the one process that logs
     show = options.progress and primary
-    log = _Log(run_dir if primary else None)
+    log = _Log(run_dir if primary else None, start)
     history: list[dict[str, float]] = []
     bar = tqdm(total=total, initial=start, unit="step", disable=not show, leave=False)
     perm, perm_epoch = None, -1
@@ -373,7 +444,8 @@ def fit(
                 if best.should_stop(done) and checkpoints is not None and not is_checkpoint:
                     is_checkpoint = True  # so that a resumed run stops here too
             if is_checkpoint:
-                checkpoints.save(done, state)
+                seconds = seconds_before + time.perf_counter() - started
+                checkpoints.save(done, state, {"train_seconds": seconds})
                 last_good = done
     finally:
         bar.close()
@@ -396,13 +468,22 @@ def _replicate(mesh: Mesh, value: Any) -> jax.Array:
     return place(value, NamedSharding(mesh, P()))
 
 
+def elapsed_seconds(run_dir: Path) -> float | None:
+    """Wall seconds spent training the run in `run_dir` up to its newest intact checkpoint,
+    summed over resumed runs; None without one."""
+    found = newest_intact(Path(run_dir) / "checkpoints")
+    return None if found is None else found[1].get("train_seconds")
+
+
 def restore(detector: Detector, config: Any, run_dir: Path, sample_batch: np.ndarray) -> State:
-    """The newest checkpoint of a run (its best-by-validation state where early stopping kept
-    one), restored into the detector's state structure."""
+    """The newest intact checkpoint of a run (its best-by-validation state where early stopping
+    kept one), restored into the detector's state structure."""
     if not (run_dir / "checkpoints").is_dir():
         raise CheckpointError(f"no checkpoint in {run_dir}: was it trained with --out {run_dir}?")
     template = detector.init(config, jax.random.key(0), jnp.asarray(sample_batch))
-    folder = run_dir / "best" if (run_dir / "best").is_dir() else run_dir / "checkpoints"
+    best = run_dir / "best"
+    kept_best = any(is_sealed(best, step) for step in steps_on_disk(best))
+    folder = best if kept_best else run_dir / "checkpoints"
     checkpoints = Checkpoints(folder)
     try:
         return checkpoints.restore(template)
