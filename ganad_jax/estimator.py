@@ -3,20 +3,32 @@
 det = ganad_jax.GANomaly(epochs=5).fit(X_normal)
 det.score_samples(X)   # anomaly scores, higher = more anomalous
 det.predict(X)         # 1 = anomaly, at the threshold fitted on held-back normals
+det.save("runs/det")   # a run folder: config, checkpoint, preprocessing, threshold (no pickle)
+det = ganad_jax.Estimator.load("runs/det")   # the same scores, bit for bit
 
 det = ganad_jax.EGBAD(epochs=20).fit(rows_normal)   # tables (N, D) for detectors that take them
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ganad_jax import detectors
-from ganad_jax.data.preprocess import fit_scaler, hold_out, resize_images, to_unit_range
+from ganad_jax import detectors, runfolder
+from ganad_jax.checkpoint import Checkpoints
+from ganad_jax.data import DataError, Preprocessing
+from ganad_jax.data.preprocess import SCALINGS, fit_scaler, hold_out, numbered_columns
+from ganad_jax.detectors import FRACTION, SEED, ConfigError, Range, check_value, config_to_dict
 from ganad_jax.evaluate import ScoreArrays, fit_threshold, make_scorer, score_dataset
-from ganad_jax.train import TrainOptions, fit
+from ganad_jax.train import TrainOptions, fit, restore
+
+QUANTILE = Range(0, 1, closed_low=False)
+"""The threshold quantiles allowed: in (0, 1)."""
 
 
 class Estimator:
@@ -28,7 +40,9 @@ class Estimator:
     - table rows (N, D) or series windows (N, T, D): floats, each feature scaled by `scaling`
       ("standard", "minmax" or "none") fitted on the rows passed to `fit`.
     A `validation_fraction` of the fitted samples is held back; `threshold_` is the
-    `threshold_quantile` of their scores.
+    `threshold_quantile` of their scores. Every argument is checked here, before any training:
+    a bad one is a ConfigError naming it. `preprocessing_` is what `fit` fitted on X; `save`
+    writes the fitted estimator as a run folder and `Estimator.load` reads it back.
     """
 
     model: str = ""
@@ -42,17 +56,34 @@ class Estimator:
         progress: bool = False,
         **config: Any,
     ) -> None:
-        self.detector = detectors.get(self.model)
-        self.config = self.detector.config_cls(**config)
-        self.seed = seed
-        self.threshold_quantile = threshold_quantile
-        self.validation_fraction = validation_fraction
+        owner = type(self).__name__
+        self.seed = check_value(owner, "seed", seed, int, SEED)
+        self.threshold_quantile = check_value(
+            owner, "threshold_quantile", threshold_quantile, float, QUANTILE
+        )
+        self.validation_fraction = check_value(
+            owner, "validation_fraction", validation_fraction, float, FRACTION
+        )
+        if scaling not in SCALINGS:
+            raise ConfigError(
+                f"{owner}.scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}"
+            )
         self.scaling = scaling
-        self.progress = progress
+        self.progress = check_value(owner, "progress", progress, bool, None)
+        self.detector = detectors.get(self.model)
+        fields = {f.name for f in dataclasses.fields(self.detector.config_cls)}
+        unknown = sorted(set(config) - fields)
+        if unknown:
+            raise ConfigError(
+                f"{owner} has no argument {', '.join(unknown)}: it takes seed, "
+                "threshold_quantile, validation_fraction, scaling, progress and the fields of "
+                f"{self.detector.config_cls.__name__}: {', '.join(sorted(fields))}"
+            )
+        self.config = self.detector.config_cls(**config)  # its own checks raise ConfigError
         self.state_ = None
         self.threshold_ = None
         self.threshold_source_ = None
-        self.scaler_ = None
+        self.preprocessing_: Preprocessing | None = None
 
     def _modality(self, x: np.ndarray) -> str:
         taken = self.detector.modalities
@@ -61,64 +92,61 @@ class Estimator:
                 return modality
         shapes = {"image": "(N, H, W[, C])", "tabular": "(N, D)", "series": "(N, T, D)"}
         expected = " or ".join(shapes[m] for m in taken)
-        raise ValueError(f"{self.model} takes {expected}, got shape {x.shape}")
+        raise DataError(f"{self.model} takes {expected}, got shape {x.shape}")
 
-    def _prepare(self, X: np.ndarray) -> np.ndarray:
-        x = np.asarray(X)
-        if self._modality(x) == "image":
-            return self._prepare_images(x[..., None] if x.ndim == 3 else x)
+    def _fit_preprocessing(self, x: np.ndarray) -> Preprocessing:
+        """The preprocessing of samples like `x`: image size and channels, or a scaling of X."""
+        modality = self._modality(x)
+        if modality == "image":
+            size = self.config.image_size
+            return Preprocessing.for_images((size, size, x.shape[3] if x.ndim == 4 else 1))
         if not np.issubdtype(x.dtype, np.number):
-            raise ValueError(f"expected numbers, got dtype {x.dtype}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("input holds NaN or inf values")
-        if self.state_ is None:
-            self.scaler_ = fit_scaler(x.reshape(-1, x.shape[-1]), self.scaling)
-        elif x.shape[1:] != self.shape_:
-            raise ValueError(f"fitted on samples of shape {self.shape_}, got {x.shape[1:]}")
-        return self.scaler_(x)
-
-    def _prepare_images(self, x: np.ndarray) -> np.ndarray:
-        size = self.config.image_size
-        if np.issubdtype(x.dtype, np.integer):
-            if x.min() < 0 or x.max() > 255:
-                raise ValueError("integer images must lie in [0, 255]")
-            x = to_unit_range(resize_images(x.astype(np.uint8), size))
-        else:
-            if x.shape[1:3] != (size, size):
-                raise ValueError(
-                    f"float images must be {size}x{size} (got {x.shape[1]}x{x.shape[2]}); "
-                    "pass uint8 images to have them resized"
-                )
-            x = x.astype(np.float32)
-            if not np.all(np.isfinite(x)):
-                raise ValueError("input holds NaN or inf values")
-            if x.min() < -1.0 or x.max() > 1.0:
-                raise ValueError("float images must lie in [-1, 1]")
-        if self.state_ is not None and x.shape[1:] != self.shape_:
-            raise ValueError(f"fitted on {self.shape_[-1]} channels, got {x.shape[-1]}")
-        return x
+            raise DataError(f"X: expected numbers, got dtype {x.dtype}")
+        rows = x.reshape(-1, x.shape[-1])
+        if not np.all(np.isfinite(rows)):
+            raise DataError("X: holds NaN or inf values")
+        return Preprocessing(
+            modality,
+            window=x.shape[1] if modality == "series" else 0,
+            columns=numbered_columns(x.shape[-1]),
+            scaler=fit_scaler(rows, self.scaling),
+        )
 
     def fit(self, X: np.ndarray, y: None = None) -> Estimator:
         """Train on `X` (normal samples only) and fit the threshold on the held-back part."""
         del y
-        self.state_ = None  # a refit starts over, scaler included
-        x = self._prepare(X)
+        raw = np.asarray(X)
+        preprocessing = self._fit_preprocessing(raw)
+        x = preprocessing.apply(raw, "X", resize=True)
         keep, val = hold_out(len(x), self.validation_fraction, salt=self.seed)
+        if len(keep) < self.config.batch_size:
+            raise DataError(
+                f"X: {len(keep)} samples to train on after holding back validation_fraction="
+                f"{self.validation_fraction:g}, fewer than one batch ({self.config.batch_size})"
+            )
         options = TrainOptions(progress=self.progress)
-        self.state_, self.history_ = fit(
+        state, self.history_ = fit(
             self.detector, self.config, x[keep], seed=self.seed, options=options
         )
-        self.shape_ = x.shape[1:]
-        self._scorer = make_scorer(self.detector, self.config)
+        self._fitted(state, preprocessing, x.shape[1:])
         held_back = self._score(x[val]).value if len(val) else self._score(x[keep]).value
         source = "held-back training samples" if len(val) else "training samples"
         threshold = fit_threshold(held_back, self.threshold_quantile, source)
         self.threshold_, self.threshold_source_ = threshold.value, threshold.source
         return self
 
-    def _score(self, x: np.ndarray) -> ScoreArrays:
+    def _fitted(self, state: Any, preprocessing: Preprocessing, shape: tuple[int, ...]) -> None:
+        self.state_, self.preprocessing_, self.shape_ = state, preprocessing, tuple(shape)
+        self._scorer = make_scorer(self.detector, self.config)
+
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
         if self.state_ is None:
             raise RuntimeError("call fit() first")
+        x = np.asarray(X)
+        self._modality(x)
+        return self.preprocessing_.apply(x, "X", resize=True)
+
+    def _score(self, x: np.ndarray) -> ScoreArrays:
         return score_dataset(self._scorer, self.state_, x, self.config.batch_size)
 
     def score_heads(self, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -134,6 +162,111 @@ class Estimator:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """1 for samples scored above the fitted threshold, else 0."""
         return (self.score_samples(X) > self.threshold_).astype(np.int8)
+
+    def save(self, path: Path | str, overwrite: bool = False) -> None:
+        """Write the fitted estimator as a run folder at `path`: config.json, checkpoints/,
+        preprocessing.json (+ .npz) and threshold.json, without pickle; `overwrite` replaces a
+        run folder there once the new one is complete."""
+        objects = [
+            f.name
+            for f in dataclasses.fields(self.config)
+            if not _is_plain(getattr(self.config, f.name))
+        ]
+        if objects:
+            raise ConfigError(
+                f"cannot save a {type(self).__name__} whose {', '.join(objects)} hold Python "
+                "objects (optax transformations, functions): a saved config is JSON"
+            )
+        if self.state_ is None:
+            raise RuntimeError("call fit() first")
+        out = Path(path)
+        runfolder.check_new(out, overwrite)
+        config = {
+            "model": self.model,
+            "config": config_to_dict(self.config),
+            "seed": self.seed,
+            "input_shape": list(self.shape_),
+            "estimator": {
+                "threshold_quantile": self.threshold_quantile,
+                "validation_fraction": self.validation_fraction,
+                "scaling": self.scaling,
+            },
+        }
+        threshold = {
+            "threshold": self.threshold_,
+            "source": self.threshold_source_,
+            "quantile": self.threshold_quantile,
+        }
+        with runfolder.staged(out) as stage:
+            runfolder.write_text(stage / "config.json", json.dumps(config, indent=2) + "\n")
+            self.preprocessing_.save(stage)
+            runfolder.write_text(stage / "threshold.json", json.dumps(threshold, indent=2) + "\n")
+            checkpoints = Checkpoints(stage / "checkpoints")
+            try:
+                checkpoints.save(int(self.state_.step), self.state_)
+            finally:
+                checkpoints.close()
+
+    @classmethod
+    def load(cls, path: Path | str) -> Estimator:
+        """The fitted estimator `save` wrote at `path`, as the class of its model; its scores are
+        the saved one's, bit for bit."""
+        folder = Path(path)
+        saved, threshold = _read_json(folder, "config.json"), _read_json(folder, "threshold.json")
+        try:
+            estimator_cls = _estimator_class(cls, saved["model"], folder)
+            estimator = estimator_cls(seed=saved["seed"], **saved["estimator"], **saved["config"])
+            shape = tuple(saved["input_shape"])
+            value, source = float(threshold["threshold"]), str(threshold["source"])
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"{folder}: not a saved estimator ({err!r})") from None
+        state = restore(
+            estimator.detector, estimator.config, folder, np.zeros((1, *shape), np.float32)
+        )
+        estimator._fitted(state, Preprocessing.load(folder), shape)
+        estimator.threshold_, estimator.threshold_source_ = value, source
+        return estimator
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether `value` is made of JSON values only (as a saved config must be)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _read_json(folder: Path, name: str) -> dict[str, Any]:
+    path = folder / name
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{folder}: not a saved estimator (no {name})") from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ConfigError(f"{path}: unreadable ({err})") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: not a saved estimator's {name}")
+    return document
+
+
+def _subclasses(base: type) -> Iterator[type]:
+    for sub in base.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _estimator_class(cls: type[Estimator], model: str, folder: Path) -> type[Estimator]:
+    """`cls` where it is `model`'s estimator, else the first estimator class of `model`."""
+    if cls.model == model:
+        return cls
+    found = [c for c in _subclasses(cls) if c.model == model]
+    if not found:
+        within = f" among the subclasses of {cls.__name__}" if cls is not Estimator else ""
+        raise ConfigError(f"{folder} holds a {model!r} estimator, which has no class{within}")
+    return found[0]
 
 
 class GANomaly(Estimator):

@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from ganad_jax.errors import GanadError
 
-class DataError(ValueError):
+
+class DataError(GanadError, ValueError):
     """A data set could not be loaded: missing or broken files, bad options, bad values."""
 
 
@@ -106,6 +108,10 @@ class Dataset:
     folds: tuple[Dataset, ...] = ()
     """Protocols that fit one model per part (SKAB's leaderboard: one per labelled file) list the
     parts here, each a Dataset of its own; train/validation/test then hold all folds together."""
+    preprocessing: Preprocessing | None = None
+    """What turns raw inputs (files to score) into this data set's model inputs, fitted on its
+    training rows; None where the splits hold several (the folds then carry theirs). Image sets
+    get theirs in `load`, from their size, channels and `fit` (nothing is fitted)."""
 
     def splits(self) -> dict[str, Split]:
         """The three splits by name."""
@@ -235,7 +241,11 @@ def load(name: str, *, image_size: int | None = None, **options: Any) -> Dataset
     kwargs: dict[str, Any] = {"image_size": image_size} if source.modality == "image" else {}
     if arg is not None:
         kwargs["arg"] = arg
-    return source.load(**kwargs, **opts)
+    ds = source.load(**kwargs, **opts)
+    if ds.modality == "image" and ds.preprocessing is None:
+        fitted = Preprocessing.for_images(ds.train.x.shape[1:], ds.options.get("fit", "stretch"))
+        ds = dataclasses.replace(ds, preprocessing=fitted)
+    return ds
 
 
 def data_dir() -> Path:
@@ -252,8 +262,10 @@ def data_dir() -> Path:
     return path
 
 
-# The modules below register their data sets at import.
+# Below the classes they use: the modules that register their data sets at import, and
+# Preprocessing (for `load`, and as `ganad_jax.data.Preprocessing`).
 from ganad_jax.data import defects as _defects  # noqa: E402,F401
 from ganad_jax.data import images as _images  # noqa: E402,F401
 from ganad_jax.data import series as _series  # noqa: E402,F401
 from ganad_jax.data import tabular as _tabular  # noqa: E402,F401
+from ganad_jax.data.preprocess import Preprocessing  # noqa: E402

@@ -7,6 +7,7 @@ the source's training split, then those of its test split.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import gzip
 import io
@@ -323,16 +324,57 @@ def _cifar_from_jpeg_zips(folder: Path) -> tuple[tuple[np.ndarray, ...], tuple[s
     return (arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]), names
 
 
+_ARRAY = np.zeros(1)
+_BATCH_GLOBALS = {
+    # numpy pickles arrays through these (their module moved in numpy 2: both names occur);
+    # taken from an array's own reduction, so they are numpy's, whatever its version.
+    ("numpy.core.multiarray", "_reconstruct"): _ARRAY.__reduce_ex__(2)[0],
+    ("numpy._core.multiarray", "_reconstruct"): _ARRAY.__reduce_ex__(2)[0],
+    ("numpy.core.numeric", "_frombuffer"): _ARRAY.__reduce_ex__(5)[0],
+    ("numpy._core.numeric", "_frombuffer"): _ARRAY.__reduce_ex__(5)[0],
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): codecs.encode,  # bytes in protocol-2 pickles written by Python 3
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Reads CIFAR-10's python batches (dicts of bytes, lists and numpy arrays) and nothing
+    else: a pickle may name any callable to run, so every global but numpy's array builders is
+    refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The allowed global `module.name`; UnpicklingError for any other."""
+        try:
+            return _BATCH_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}") from None
+
+
 def _unpickle(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
-            return pickle.load(f, encoding="bytes")
+            batch = _BatchUnpickler(f, encoding="bytes").load()
     except FileNotFoundError:
         raise DataError(
             f"missing {path} (a file of the official CIFAR-10 python batches)"
         ) from None
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as err:
+    # a crafted or broken pickle fails in any of these ways
+    except (
+        OSError,
+        EOFError,
+        pickle.UnpicklingError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        AttributeError,
+        MemoryError,
+    ) as err:
         raise DataError(f"{path}: not a CIFAR-10 python batch ({err})") from None
+    if not isinstance(batch, dict):
+        raise DataError(f"{path}: not a CIFAR-10 python batch (holds a {type(batch).__name__})")
+    return batch
 
 
 def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -1,18 +1,27 @@
 """Preprocessing shared by the loaders: images, tables, series and the fixed-seed splits.
 
 Every statistic (scaling, one-hot categories, imputation medians) is fitted on the training rows
-only and then applied to validation and test.
+only and then applied to validation and test. `Preprocessing` holds what was fitted, so that raw
+inputs of a trained run (new files to score) become model inputs as the test split did; it is
+saved as JSON and .npz, without pickle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from ganad_jax.data import DataError
+from ganad_jax.runfolder import write_text
 
 PROTOCOL_SEED = 20240229
 """Seed of every protocol split: fixed, so test sets never move with the training seed."""
@@ -30,8 +39,9 @@ def to_unit_range(images: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) / 127.5 - 1.0).astype(np.float32)
 
 
-def resize_images(images: np.ndarray, size: int) -> np.ndarray:
-    """Resize uint8 NHW or NHWC images to size x size with bilinear filtering (as torchvision)."""
+def resize_images(images: np.ndarray, size: int, fit: str = "stretch") -> np.ndarray:
+    """Resize uint8 NHW or NHWC images to size x size with bilinear filtering (as torchvision),
+    stretching them or padding them to a square (`fit`, see `fit_square`)."""
     x = np.asarray(images)
     if x.shape[1] == size and x.shape[2] == size:
         return x
@@ -39,14 +49,16 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     if squeeze:
         x = x[..., None]
     out = np.empty((len(x), size, size, x.shape[-1]), dtype=np.uint8)
+
+    def resized(plane: np.ndarray) -> np.ndarray:
+        return np.asarray(fit_square(Image.fromarray(plane), size, fit, Image.BILINEAR))
+
     for i, img in enumerate(x):
         if x.shape[-1] in (1, 3):  # PIL resizes L and RGB images in one call
-            plane = Image.fromarray(img[..., 0] if x.shape[-1] == 1 else img)
-            out[i] = np.asarray(plane.resize((size, size), Image.BILINEAR)).reshape(out.shape[1:])
+            out[i] = resized(img[..., 0] if x.shape[-1] == 1 else img).reshape(out.shape[1:])
         else:
             for c in range(x.shape[-1]):
-                plane = Image.fromarray(img[:, :, c])
-                out[i, :, :, c] = np.asarray(plane.resize((size, size), Image.BILINEAR))
+                out[i, :, :, c] = resized(img[:, :, c])
     return out[..., 0] if squeeze else out
 
 
@@ -120,57 +132,22 @@ def numeric_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     return out.astype(np.float64)
 
 
-def impute(
-    train: pd.DataFrame, others: Sequence[pd.DataFrame], how: str, where: str
-) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """Missing values: fail ("none"), fill with training medians, or drop columns with any."""
-    frames = [train, *others]
-    missing = [f.columns[f.isna().any(axis=0).to_numpy()] for f in frames]
-    columns = sorted({c for m in missing for c in m}, key=list(train.columns).index)
-    if not columns:
-        return train, list(others)
-    if how == "none":
-        raise DataError(
-            f"{where}: missing values (NaN) in column(s) {', '.join(map(str, columns[:8]))}"
-            f"{' ...' if len(columns) > 8 else ''}; set impute=median (training medians) or "
-            "impute=drop-columns to handle them"
-        )
-    if how == "drop-columns":
-        return train.drop(columns=columns), [f.drop(columns=columns) for f in others]
-    if how == "median":
-        medians = train.median(numeric_only=True)
-        empty = [c for c in columns if pd.isna(medians.get(c))]
-        if empty:
-            raise DataError(
-                f"{where}: column(s) {', '.join(map(str, empty))} have no training values to take "
-                "a median from; use impute=drop-columns"
-            )
-        return train.fillna(medians), [f.fillna(medians) for f in others]
-    raise DataError(f"impute must be one of {', '.join(IMPUTES)}, got {how!r}")
+@dataclasses.dataclass(frozen=True, eq=False)
+class Scaler:
+    """A feature scaling fitted on training rows: rows (..., D) to (x - shift) / width, float32."""
+
+    method: str
+    shift: np.ndarray
+    width: np.ndarray
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Scale rows (..., D) in float64 and return them as float32."""
+        return ((np.asarray(x, np.float64) - self.shift) / self.width).astype(np.float32)
 
 
-def one_hot(
-    train: pd.DataFrame, others: Sequence[pd.DataFrame], columns: Sequence[str]
-) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """One-hot encode `columns` with the categories seen in training (unseen ones: all zeros)."""
-    categories = {c: sorted(train[c].astype(str).unique()) for c in columns}
-
-    def encode(frame: pd.DataFrame) -> pd.DataFrame:
-        parts = [frame.drop(columns=list(columns))]
-        for c in columns:
-            text = frame[c].astype(str)
-            values = pd.Categorical(text.where(text.isin(categories[c])), categories=categories[c])
-            dummies = pd.get_dummies(values, prefix=c, dtype=np.float64)
-            dummies.index = frame.index
-            parts.append(dummies)
-        return pd.concat(parts, axis=1)
-
-    return encode(train), [encode(f) for f in others]
-
-
-def fit_scaler(train: np.ndarray, how: str) -> Callable[[np.ndarray], np.ndarray]:
+def fit_scaler(train: np.ndarray, how: str) -> Scaler:
     """A feature scaling ("standard", "minmax" to [0, 1] or "none") fitted on the training rows
-    (N, D) only, as a function of rows (..., D) returning float32.
+    (N, D) only.
 
     Constant training columns are only shifted, never divided by zero.
     """
@@ -183,20 +160,111 @@ def fit_scaler(train: np.ndarray, how: str) -> Callable[[np.ndarray], np.ndarray
         shift, width = train.min(axis=0), np.ptp(train, axis=0)
     else:
         raise DataError(f"scaling must be one of {', '.join(SCALINGS)}, got {how!r}")
-    width = np.where(width > 0, width, 1.0)
-
-    def apply(x: np.ndarray) -> np.ndarray:
-        return ((np.asarray(x, np.float64) - shift) / width).astype(np.float32)
-
-    return apply
+    return Scaler(how, shift, np.where(width > 0, width, 1.0))
 
 
-def scale(
-    train: np.ndarray, others: Sequence[np.ndarray], how: str
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Scale features with training statistics only (see `fit_scaler`)."""
-    apply = fit_scaler(train, how)
-    return apply(train), [apply(x) for x in others]
+def short_list(columns: Sequence[Any], most: int = 8) -> str:
+    """The first `most` of `columns`, comma-separated, with " ..." when there are more."""
+    return ", ".join(map(str, columns[:most])) + (" ..." if len(columns) > most else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Imputation:
+    """What happens to missing values (NaN): `method` "none" refuses them, "median" fills them
+    with the training `medians` of their column, "drop-columns" drops the `dropped` columns."""
+
+    method: str = "none"
+    dropped: tuple[str, ...] = ()
+    medians: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def apply(self, frame: pd.DataFrame, where: str) -> pd.DataFrame:
+        """`frame` without the dropped columns and with gaps filled; DataError for any gap left."""
+        if self.dropped:
+            frame = frame.drop(columns=list(self.dropped))
+        if self.medians:
+            frame = frame.fillna(self.medians)
+        missing = list(frame.columns[frame.isna().any(axis=0).to_numpy()])
+        if missing:
+            raise DataError(
+                f"{where}: missing values (NaN) in column(s) {short_list(missing)}, which "
+                f"impute={self.method} does not fill"
+            )
+        return frame
+
+
+NO_IMPUTATION = Imputation()
+"""Missing values refused: the imputation of data that needs none."""
+
+
+def fit_imputation(
+    train: pd.DataFrame, others: Sequence[pd.DataFrame], how: str, where: str
+) -> Imputation:
+    """Missing values: fail ("none"), fill with training medians, or drop columns with any.
+
+    Medians come from the training rows only. `others` (validation, test) only say which columns
+    have gaps, so that "none" fails at once and "drop-columns" drops every column with a gap
+    anywhere in the data set, as ODDS does: a choice of columns, never a value fitted on them.
+    """
+    if how not in IMPUTES:
+        raise DataError(f"impute must be one of {', '.join(IMPUTES)}, got {how!r}")
+    frames = [train, *others]
+    missing = [f.columns[f.isna().any(axis=0).to_numpy()] for f in frames]
+    columns = sorted({c for m in missing for c in m}, key=list(train.columns).index)
+    if how == "none" and columns:
+        raise DataError(
+            f"{where}: missing values (NaN) in column(s) {short_list(columns)}; set impute=median "
+            "(training medians) or impute=drop-columns to handle them"
+        )
+    if how != "median":
+        return Imputation(how, dropped=tuple(columns) if how == "drop-columns" else ())
+    medians = train.median(numeric_only=True)
+    empty = [c for c in columns if pd.isna(medians.get(c))]
+    if empty:
+        raise DataError(
+            f"{where}: column(s) {', '.join(map(str, empty))} have no training values to take "
+            "a median from; use impute=drop-columns"
+        )
+    # Every column's median, not only those with gaps here: new rows may miss any value.
+    return Imputation(how, medians={c: float(v) for c, v in medians.items() if pd.notna(v)})
+
+
+@dataclasses.dataclass(frozen=True)
+class Categories:
+    """A symbolic column one-hot encoded with the `values` its training rows hold (as text,
+    sorted); other values encode as all zeros. A `numeric` column's values are compared as
+    float64 numbers (the text of each is that of its float), so that 1 and 1.0 are one category."""
+
+    column: str
+    values: tuple[str, ...]
+    numeric: bool
+
+    @classmethod
+    def fit(cls, train: pd.Series) -> Categories:
+        """The categories of the training values of one column."""
+        numeric = pd.api.types.is_numeric_dtype(train)
+        if numeric:
+            found = [str(v) for v in np.unique(cls._numbers(train, "training rows"))]
+        else:
+            found = list(train.astype(str).unique())
+        return cls(str(train.name), tuple(sorted(found)), numeric)
+
+    @staticmethod
+    def _numbers(values: pd.Series, where: str) -> np.ndarray:
+        # + 0.0 makes -0.0 into 0.0, the one float whose text differs from an equal one's
+        return numeric_frame(values.to_frame(), where)[values.name].to_numpy(np.float64) + 0.0
+
+    def encode(self, values: pd.Series, where: str) -> np.ndarray:
+        """(N, len(values)) float64 indicators of the categories."""
+        if self.numeric:
+            known = np.array([float(v) for v in self.values])
+            return (self._numbers(values, where)[:, None] == known).astype(np.float64)
+        codes = pd.Index(self.values).get_indexer(values.astype(str))  # -1: unseen
+        return (codes[:, None] == np.arange(len(self.values))).astype(np.float64)
+
+
+def numbered_columns(count: int) -> tuple[str, ...]:
+    """Names "0", "1", ... for the columns of data that has no column names."""
+    return tuple(str(i) for i in range(count))
 
 
 def sliding_windows(x: np.ndarray, window: int, step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,3 +282,311 @@ def sliding_windows(x: np.ndarray, window: int, step: int) -> tuple[np.ndarray, 
         starts = np.append(starts, len(x) - window)
     view = np.lib.stride_tricks.sliding_window_view(x, window, axis=0)  # (L-T+1, D, T)
     return np.ascontiguousarray(view[starts].transpose(0, 2, 1)), starts
+
+
+MODALITIES = ("image", "tabular", "series")
+PIXEL_RANGE = (0, 255)
+"""The raw pixel values `to_unit_range` maps to [-1, 1]: those of uint8 image files."""
+FILE = "preprocessing.json"
+ARRAYS = "preprocessing.npz"
+_FORMAT = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """Everything fitted on the training data that turns raw inputs into model inputs.
+
+    - "image": uint8 pixels in [0, 255] of `channels` 1 or 3, brought to `image_size` a side
+      (bilinear, by `fit` "stretch" or "pad" as the loaders do) when resizing is asked for, then
+      mapped to [-1, 1]; float images must already be in [-1, 1] at that size.
+    - "tabular": rows with the raw `columns` (in original units), missing values handled by
+      `imputation`, the symbolic columns one-hot encoded by `categories` (appended after the
+      numeric columns), every feature scaled by `scaler`.
+    - "series": windows (N, `window`, len(columns)) of raw points, imputed and scaled likewise.
+    Saved as JSON plus an .npz of the scaler's arrays (no pickle) by `save`, read by `load`.
+    """
+
+    modality: str
+    image_size: int = 0
+    channels: int = 0
+    fit: str = "stretch"
+    window: int = 0
+    columns: tuple[str, ...] = ()
+    imputation: Imputation = NO_IMPUTATION
+    categories: tuple[Categories, ...] = ()
+    scaler: Scaler | None = None
+
+    @classmethod
+    def for_images(cls, shape: Sequence[int], fit: str = "stretch") -> Preprocessing:
+        """The preprocessing of images of model input shape (S, S, C): nothing is fitted."""
+        size, width, channels = shape
+        if size != width:
+            raise DataError(f"model inputs must be square images, got shape {tuple(shape)}")
+        return cls("image", image_size=int(size), channels=int(channels), fit=fit)
+
+    @property
+    def raw_shape(self) -> tuple[int, ...]:
+        """The shape of one raw sample: an image at the model's size, a row, a window."""
+        if self.modality == "image":
+            return (self.image_size, self.image_size, self.channels)
+        if self.modality == "tabular":
+            return (len(self.columns),)
+        return (self.window, len(self.columns))
+
+    def apply(
+        self, raw: np.ndarray | pd.DataFrame, where: str = "input", resize: bool = False
+    ) -> np.ndarray:
+        """Model inputs (float32) from a batch of raw samples; DataError naming `where` for any
+        sample the preprocessing cannot take.
+
+        Images: (N, H, W[, C]) uint8 (or integers in [0, 255]), resized only with `resize`, or
+        floats in [-1, 1] at the model's size. Tables: a DataFrame holding the raw columns by name
+        (others are ignored) or a numeric (N, D) array of them in order. Series: (N, T, D) raw
+        windows.
+        """
+        if self.modality == "image":
+            return self._images(np.asarray(raw), where, resize)
+        if self.modality == "tabular":
+            return self._scaled(self._features(self._frame(raw, where), where), where)
+        x = self._numbers(raw, 3, where)
+        n, window, width = x.shape
+        frame = pd.DataFrame(x.reshape(n * window, width), columns=list(self.columns))
+        points = self.imputation.apply(frame, where).to_numpy(np.float64)
+        return self._scaled(points, where).reshape(n, window, -1)
+
+    def _mismatch(self, where: str, shape: tuple[int, ...], hint: str = "") -> DataError:
+        expected = self.raw_shape
+        if self.modality != "image":
+            hint = f" (raw columns {short_list(self.columns)})" + hint
+        return DataError(f"{where}: shape {shape}, the run was trained on {expected}{hint}")
+
+    def _images(self, x: np.ndarray, where: str, resize: bool) -> np.ndarray:
+        if x.ndim == 3:
+            x = x[..., None]
+        if x.ndim != 4:
+            raise DataError(f"{where}: expected images (N, H, W[, C]), got shape {x.shape}")
+        if x.shape[-1] != self.channels:
+            raise self._mismatch(where, x.shape[1:])
+        at_size = x.shape[1:3] == (self.image_size, self.image_size)
+        if np.issubdtype(x.dtype, np.integer):
+            low, high = PIXEL_RANGE
+            if x.size and (x.min() < low or x.max() > high):
+                raise DataError(
+                    f"{where}: integer pixels must lie in [{low}, {high}], found "
+                    f"[{x.min()}, {x.max()}]"
+                )
+            if not (at_size or resize):
+                raise self._mismatch(where, x.shape[1:], " (use --resize to resize images)")
+            return to_unit_range(resize_images(x.astype(np.uint8), self.image_size, self.fit))
+        if not np.issubdtype(x.dtype, np.floating):
+            raise DataError(f"{where}: expected uint8 pixels or floats in [-1, 1], got {x.dtype}")
+        if not at_size:
+            raise DataError(
+                f"{where}: float images must be {self.image_size}x{self.image_size} (got "
+                f"{x.shape[1]}x{x.shape[2]}); give uint8 pixels to have them resized"
+            )
+        x = x.astype(np.float32)
+        if not np.all(np.isfinite(x)):
+            raise DataError(f"{where}: holds NaN or inf values")
+        if x.size and (x.min() < -1.0 or x.max() > 1.0):
+            raise DataError(
+                f"{where}: float images must lie in [-1, 1] (uint8 pixels are scaled), found "
+                f"[{x.min():g}, {x.max():g}]"
+            )
+        return x
+
+    def _numbers(self, raw: np.ndarray, rank: int, where: str) -> np.ndarray:
+        x = np.asarray(raw)
+        if not np.issubdtype(x.dtype, np.number):
+            raise DataError(f"{where}: expected numbers, got dtype {x.dtype}")
+        if x.ndim != rank or x.shape[1:] != self.raw_shape:
+            raise self._mismatch(where, x.shape[1:] if x.ndim == rank else x.shape)
+        return x.astype(np.float64)
+
+    def _frame(self, raw: np.ndarray | pd.DataFrame, where: str) -> pd.DataFrame:
+        """The raw columns of a table, by name from a DataFrame or in order from an array."""
+        if isinstance(raw, pd.DataFrame):
+            missing = [c for c in self.columns if c not in raw.columns]
+            if missing:
+                raise DataError(
+                    f"{where}: missing column(s) {short_list(missing)}; the run's raw columns are "
+                    f"{short_list(self.columns)}"
+                )
+            return raw[list(self.columns)]
+        text = [c.column for c in self.categories if not c.numeric]
+        if text:
+            raise DataError(
+                f"{where}: the run's column(s) {short_list(text)} hold text, which an array of "
+                "numbers cannot; give the rows as a CSV file with a header"
+            )
+        return pd.DataFrame(self._numbers(raw, 2, where), columns=list(self.columns))
+
+    def _features(self, frame: pd.DataFrame, where: str) -> np.ndarray:
+        """Imputed numeric columns followed by the one-hot symbolic ones, unscaled (float64)."""
+        frame = self.imputation.apply(frame, where)
+        symbolic = {c.column for c in self.categories}
+        numbers = numeric_frame(frame[[c for c in frame.columns if c not in symbolic]], where)
+        parts = [numbers.to_numpy(np.float64)]
+        parts += [c.encode(frame[c.column], where) for c in self.categories]
+        return np.concatenate(parts, axis=1)
+
+    def _scaled(self, features: np.ndarray, where: str) -> np.ndarray:
+        x = self.scaler(features)
+        if not np.all(np.isfinite(x)):
+            raise DataError(f"{where}: infinite values in the features")
+        return x
+
+    def save(self, folder: Path) -> None:
+        """Write `folder/preprocessing.json` (and `preprocessing.npz` with the scaler's arrays)."""
+        folder = Path(folder)
+        document: dict[str, Any] = {"format": _FORMAT, "modality": self.modality}
+        if self.modality == "image":
+            document.update(
+                image_size=self.image_size,
+                channels=self.channels,
+                fit=self.fit,
+                input_range=list(PIXEL_RANGE),
+            )
+        else:
+            if self.modality == "series":
+                document["window"] = self.window
+            document.update(
+                columns=list(self.columns),
+                imputation={
+                    "method": self.imputation.method,
+                    "dropped": list(self.imputation.dropped),
+                    "medians": self.imputation.medians,
+                },
+                categories=[
+                    {"column": c.column, "values": list(c.values), "numeric": c.numeric}
+                    for c in self.categories
+                ],
+                scaling=self.scaler.method,
+                arrays=ARRAYS,
+            )
+            # The arrays first: the JSON, written last, is what makes the pair complete.
+            _write_npz(folder / ARRAYS, {"shift": self.scaler.shift, "width": self.scaler.width})
+        write_text(folder / FILE, json.dumps(document, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> Preprocessing:
+        """The preprocessing saved in `folder`; DataError when it is missing or corrupt."""
+        path = Path(folder) / FILE
+        try:
+            document = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise DataError(
+                f"{folder}: no {FILE}, so its inputs cannot be scored as it was trained "
+                "(a run from before ganad saved its preprocessing: train it again)"
+            ) from None
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise DataError(f"{path}: unreadable ({err})") from None
+        try:
+            return cls._from_document(document, Path(folder))
+        except DataError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise DataError(f"{path}: not a valid preprocessing file ({err!r})") from None
+
+    @classmethod
+    def _from_document(cls, document: dict[str, Any], folder: Path) -> Preprocessing:
+        _require(document.get("format") == _FORMAT, f"format {document.get('format')!r}")
+        modality = document["modality"]
+        _require(modality in MODALITIES, f"modality {modality!r}")
+        if modality == "image":
+            size, channels = document["image_size"], document["channels"]
+            _require(_is_count(size), f"image_size {size!r}")
+            _require(channels in (1, 3), f"channels {channels!r}")
+            _require(document["fit"] in FITS, f"fit {document['fit']!r}")
+            _require(document["input_range"] == list(PIXEL_RANGE), "input_range")
+            return cls.for_images((size, size, channels), document["fit"])
+        columns = tuple(document["columns"])
+        _require(all(isinstance(c, str) for c in columns), "column names")
+        _require(len(set(columns)) == len(columns), "duplicate column names")
+        window = document["window"] if modality == "series" else 0
+        _require(modality != "series" or _is_count(window), f"window {window!r}")
+        saved = document["imputation"]
+        imputation = Imputation(
+            saved["method"],
+            tuple(saved["dropped"]),
+            {str(k): v for k, v in saved["medians"].items()},
+        )
+        _require(imputation.method in IMPUTES, f"impute {imputation.method!r}")
+        _require(set(imputation.dropped) <= set(columns), "dropped columns")
+        _require(set(imputation.medians) <= set(columns), "median columns")
+        _require(
+            all(isinstance(v, float) and np.isfinite(v) for v in imputation.medians.values()),
+            "medians",
+        )
+        categories = tuple(
+            Categories(c["column"], tuple(c["values"]), c["numeric"])
+            for c in document["categories"]
+        )
+        kept = [c for c in columns if c not in imputation.dropped]
+        _require(all(c.column in kept for c in categories), "symbolic columns")
+        _require(all(isinstance(v, str) for c in categories for v in c.values), "category values")
+        width = len(kept) - len(categories) + sum(len(c.values) for c in categories)
+        _require(document["scaling"] in SCALINGS, f"scaling {document['scaling']!r}")
+        arrays = folder / document["arrays"]
+        _require(arrays.name == ARRAYS, "arrays file")
+        try:
+            with np.load(arrays, allow_pickle=False) as saved_arrays:
+                shift, scale = saved_arrays["shift"], saved_arrays["width"]
+        except FileNotFoundError:
+            raise DataError(f"{folder}: {FILE} needs {ARRAYS}, which is missing") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            raise DataError(f"{arrays}: unreadable ({err})") from None
+        for name, array in (("shift", shift), ("width", scale)):
+            ok = array.dtype == np.float64 and array.shape == (width,) and np.isfinite(array).all()
+            _require(ok, f"{ARRAYS}: {name} must be {width} finite float64 values")
+        _require(bool((scale > 0).all()), f"{ARRAYS}: width must be > 0")
+        return cls(
+            modality,
+            window=window,
+            columns=columns,
+            imputation=imputation,
+            categories=categories,
+            scaler=Scaler(document["scaling"], shift, scale),
+        )
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise ValueError(f"bad {what}")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Replace `path` with an .npz of `arrays` atomically (as `runfolder.write_text` does text)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def fit_table(
+    train: pd.DataFrame,
+    others: Sequence[pd.DataFrame],
+    *,
+    symbolic: Sequence[str],
+    impute: str,
+    scaling: str,
+    where: str,
+) -> Preprocessing:
+    """The preprocessing of a table fitted on its `train` rows (see `fit_imputation` for the one
+    thing `others` tell): imputation, one-hot categories of `symbolic` columns, scaling."""
+    columns = tuple(str(c) for c in train.columns)
+    train = train.set_axis(columns, axis=1)
+    imputation = fit_imputation(train, [f.set_axis(columns, axis=1) for f in others], impute, where)
+    filled = imputation.apply(train, where)
+    categories = tuple(Categories.fit(filled[c]) for c in symbolic if c in filled.columns)
+    encoding = Preprocessing(
+        "tabular", columns=columns, imputation=imputation, categories=categories
+    )
+    features = encoding._features(train, where)
+    return dataclasses.replace(encoding, scaler=fit_scaler(features, scaling))

@@ -34,7 +34,17 @@ from ganad_jax.data import (
     data_dir,
     register,
 )
-from ganad_jax.data.preprocess import check_fraction, impute, numeric_frame, scale, sliding_windows
+from ganad_jax.data.preprocess import (
+    NO_IMPUTATION,
+    Imputation,
+    Preprocessing,
+    check_fraction,
+    fit_imputation,
+    fit_scaler,
+    numbered_columns,
+    numeric_frame,
+    sliding_windows,
+)
 
 Run = tuple[str, np.ndarray, np.ndarray]
 """A named run: (name, points (L, D), point labels (L,) with 1 = anomaly)."""
@@ -78,8 +88,14 @@ def time_series_protocol(
     validation_fraction: float,
     scaling: str,
     options: dict,
+    columns: Sequence[str] | None = None,
+    imputation: Imputation = NO_IMPUTATION,
 ) -> Dataset:
-    """The `time-series` protocol over an anomaly-free (L, D) series and labelled test runs."""
+    """The `time-series` protocol over an anomaly-free (L, D) series and labelled test runs.
+
+    `columns` name the D raw features (default "0", "1", ...) and `imputation` is how their
+    missing values were handled before: both go into the Dataset's preprocessing with the scaling
+    fitted here."""
     check_fraction("validation_fraction", validation_fraction)
     n_val = int(round(len(train) * validation_fraction))
     head, tail = train[: len(train) - n_val], train[len(train) - n_val :]
@@ -88,7 +104,9 @@ def time_series_protocol(
             f"{name}: the validation tail ({n_val} points) is shorter than the window ({window}); "
             "raise validation_fraction or lower window"
         )
-    x_head, (x_tail, *x_runs) = scale(head, [tail, *(x for _, x, _ in runs)], scaling)
+    preprocessing = _series_preprocessing(head, window, scaling, columns, imputation)
+    x_head, x_tail = preprocessing.scaler(head), preprocessing.scaler(tail)
+    x_runs = [preprocessing.scaler(x) for _, x, _ in runs]
     zeros = np.zeros
     dim = train.shape[1]
     return Dataset(
@@ -112,6 +130,24 @@ def time_series_protocol(
             "validation_fraction": validation_fraction,
             "scaling": scaling,
         },
+        preprocessing=preprocessing,
+    )
+
+
+def _series_preprocessing(
+    train: np.ndarray,
+    window: int,
+    scaling: str,
+    columns: Sequence[str] | None,
+    imputation: Imputation,
+) -> Preprocessing:
+    """Windows of `columns` (imputed by `imputation`) scaled with statistics of `train` points."""
+    return Preprocessing(
+        "series",
+        window=window,
+        columns=tuple(columns) if columns is not None else numbered_columns(train.shape[1]),
+        imputation=imputation,
+        scaler=fit_scaler(train, scaling),
     )
 
 
@@ -171,13 +207,17 @@ def _labels(values: pd.Series, normal_value: str, path: Path, column: str) -> np
 
 def _features(
     train: pd.DataFrame, runs: Sequence[tuple[str, pd.DataFrame, np.ndarray]], how: str, where: str
-) -> tuple[np.ndarray, list[Run]]:
-    """Impute missing values (fitted on train) and return numpy series."""
-    train, others = impute(train, [frame for _, frame, _ in runs], how, where)
-    return train.to_numpy(np.float64), [
-        (name, frame.to_numpy(np.float64), labels)
-        for (name, _, labels), frame in zip(runs, others, strict=True)
-    ]
+) -> tuple[np.ndarray, list[Run], Imputation]:
+    """Impute missing values (fitted on train); numpy series and the imputation fitted."""
+    imputation = fit_imputation(train, [frame for _, frame, _ in runs], how, where)
+    return (
+        imputation.apply(train, where).to_numpy(np.float64),
+        [
+            (name, imputation.apply(frame, where).to_numpy(np.float64), labels)
+            for name, frame, labels in runs
+        ],
+        imputation,
+    )
 
 
 def _run_order(path: Path) -> tuple[str, int, str]:
@@ -228,9 +268,10 @@ def load_skab(
             raise DataError(f"{path}: the anomaly column must hold 0 or 1")
         run = f"{path.parent.name}/{path.stem}"
         runs.append((run, _columns(frame, features, path), label.to_numpy().astype(np.int8)))
-    x_train, runs = _features(_columns(train, features, free), runs, impute, str(root))
+    x_train, runs, imputation = _features(_columns(train, features, free), runs, impute, str(root))
+    fitted = {"columns": features, "imputation": imputation}
     if protocol == "leaderboard":
-        return _skab_leaderboard(runs, window, step, scaling, {"impute": impute})
+        return _skab_leaderboard(runs, window, step, scaling, {"impute": impute}, **fitted)
     dataset = time_series_protocol(
         "skab",
         x_train,
@@ -240,21 +281,31 @@ def load_skab(
         validation_fraction=validation_fraction,
         scaling=scaling,
         options={"impute": impute},
+        **fitted,
     )
     return dataclasses.replace(dataset, options={"protocol": protocol, **dataset.options})
 
 
 def _skab_leaderboard(
-    runs: Sequence[Run], window: int, step: int, scaling: str, options: dict
+    runs: Sequence[Run],
+    window: int,
+    step: int,
+    scaling: str,
+    options: dict,
+    columns: Sequence[str] | None = None,
+    imputation: Imputation = NO_IMPUTATION,
 ) -> Dataset:
-    """The leaderboard protocol's folds (see `load_skab`) and the Dataset holding them all."""
-    heads, tails = [], []
+    """The leaderboard protocol's folds (see `load_skab`), each with its own preprocessing, and
+    the Dataset holding them all (with none: its folds are scaled apart)."""
+    heads, tails, fitted = [], [], []
     for name, x, labels in runs:
         if len(x) <= SKAB_TRAIN_ROWS + window:
             raise DataError(f"skab: run {name!r} has {len(x)} rows, too few for the leaderboard")
-        head, (tail,) = scale(x[:SKAB_TRAIN_ROWS], [x[SKAB_TRAIN_ROWS:]], scaling)
-        heads.append((name, head, labels[:SKAB_TRAIN_ROWS]))
-        tails.append((name, tail, labels[SKAB_TRAIN_ROWS:]))
+        head = x[:SKAB_TRAIN_ROWS]
+        preprocessing = _series_preprocessing(head, window, scaling, columns, imputation)
+        heads.append((name, preprocessing.scaler(head), labels[:SKAB_TRAIN_ROWS]))
+        tails.append((name, preprocessing.scaler(x[SKAB_TRAIN_ROWS:]), labels[SKAB_TRAIN_ROWS:]))
+        fitted.append(preprocessing)
     dim = runs[0][1].shape[1]
     options = {
         "protocol": "leaderboard",
@@ -264,7 +315,13 @@ def _skab_leaderboard(
         "scaling": scaling,
     }
 
-    def dataset(name: str, head: Sequence[Run], tail: Sequence[Run], folds=()) -> Dataset:
+    def dataset(
+        name: str,
+        head: Sequence[Run],
+        tail: Sequence[Run],
+        folds: Sequence[Dataset] = (),
+        preprocessing: Preprocessing | None = None,
+    ) -> Dataset:
         return Dataset(
             name=name,
             protocol="leaderboard",
@@ -274,9 +331,13 @@ def _skab_leaderboard(
             test=_windowed(tail, window, step, dim),
             options=options,
             folds=tuple(folds),
+            preprocessing=preprocessing,
         )
 
-    folds = [dataset(f"skab:{h[0]}", [h], [t]) for h, t in zip(heads, tails, strict=True)]
+    folds = [
+        dataset(f"skab:{h[0]}", [h], [t], preprocessing=p)
+        for h, t, p in zip(heads, tails, fitted, strict=True)
+    ]
     return dataset("skab", heads, tails, folds)
 
 
@@ -401,7 +462,7 @@ def load_csv_series(
         raise DataError(f"{name}: warmup={warmup} leaves no training rows of {len(train)}")
     train = _columns(train.iloc[warmup:], features, root / train_file)
     runs = [(test_file, _columns(test, features, root / test_file), labels)]
-    x_train, runs = _features(train, runs, impute, str(root))
+    x_train, runs, imputation = _features(train, runs, impute, str(root))
     return time_series_protocol(
         name,
         x_train,
@@ -419,6 +480,8 @@ def load_csv_series(
             "warmup": warmup,
             "impute": impute,
         },
+        columns=features,
+        imputation=imputation,
     )
 
 

@@ -27,11 +27,9 @@ from ganad_jax.data import DataError, DataNotFound, Dataset, Source, Split, data
 from ganad_jax.data.cache import cached_arrays
 from ganad_jax.data.preprocess import (
     check_fraction,
+    fit_table,
     hold_out,
-    impute,
     numeric_frame,
-    one_hot,
-    scale,
     stratified_hold_out,
 )
 from ganad_jax.data.tfds import local_or_tfds, tfds_arrays
@@ -82,23 +80,28 @@ def tabular_dataset(
     classes: np.ndarray | None = None,
     class_names: Sequence[str] = ("normal", "anomaly"),
 ) -> Dataset:
-    """Impute, one-hot and scale `frame` fitted on the train rows; build the three splits."""
+    """Impute, one-hot and scale `frame` fitted on the train rows; build the three splits.
+
+    The splits are the fitted `Dataset.preprocessing` applied to the raw rows of `frame`, so it
+    turns rows of the source file into exactly these features."""
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     frames = [frame.iloc[idx] for idx in parts]
-    train, others = impute(frames[0], frames[1:], impute_how, where)
-    if symbolic:
-        train, others = one_hot(train, others, symbolic)
-    x_train, others_x = scale(
-        train.to_numpy(np.float64), [f.to_numpy(np.float64) for f in others], scaling
+    preprocessing = fit_table(
+        frames[0],
+        frames[1:],
+        symbolic=symbolic,
+        impute=impute_how,
+        scaling=scaling,
+        where=where,
     )
     classes = y.astype(np.int16) if classes is None else classes.astype(np.int16)
     splits = {}
-    for part, idx, x in zip(
-        ("train", "validation", "test"), parts, (x_train, *others_x), strict=True
-    ):
-        if not np.all(np.isfinite(x)):
-            raise DataError(f"{where}: infinite values in the {part} features")
+    for part, idx, rows in zip(("train", "validation", "test"), parts, frames, strict=True):
         splits[part] = Split(
-            x, y[idx].astype(np.int8), classes=classes[idx], ids=idx.astype(np.int64)
+            preprocessing.apply(rows, f"{where} ({part} rows)"),
+            y[idx].astype(np.int8),
+            classes=classes[idx],
+            ids=idx.astype(np.int64),
         )
     return Dataset(
         name=name,
@@ -106,6 +109,7 @@ def tabular_dataset(
         modality="tabular",
         options={**options, "scaling": scaling, "impute": impute_how},
         class_names=tuple(str(c) for c in class_names),
+        preprocessing=preprocessing,
         **splits,
     )
 
