@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -57,26 +61,35 @@ def _print_report(report: dict, out: Path) -> None:
 
 def _score(args: argparse.Namespace) -> int:
     from ganad_jax import runs
+    from ganad_jax.data.preprocess import Preprocessing
     from ganad_jax.evaluate import make_scorer, score_dataset
     from ganad_jax.files import read_inputs
 
     run_dir = Path(args.run_dir)
     spec, saved = runs.load_spec(run_dir)
-    report_path = run_dir / "report.json"
-    if not report_path.exists():
-        raise runs.RunError(f"{run_dir} has no report.json: evaluate it first (ganad evaluate)")
-    report = json.loads(report_path.read_text())
-    x = read_inputs([Path(f) for f in args.files], tuple(saved["input_shape"]), resize=args.resize)
+    report = runs.load_report(run_dir)
+    if "folds" in report:
+        raise runs.RunError(
+            f"{run_dir} holds one model per labelled file, each with its own scaling and "
+            "threshold, so new data has no model to go to; train with --set "
+            "protocol=time-series to score new series"
+        )
+    if not (run_dir / "preprocessing.json").exists() and len(saved["input_shape"]) == 3:
+        # an image run of a version that saved no preprocessing: images need none fitted
+        preprocessing = Preprocessing.for_images(saved["input_shape"])
+    else:
+        preprocessing = Preprocessing.load(run_dir)
+    x, names = read_inputs([Path(f) for f in args.files], preprocessing, resize=args.resize)
     state = runs.restore_state(spec, run_dir, np.zeros((1, *saved["input_shape"]), np.float32))
     scores = score_dataset(
         make_scorer(spec.detector, spec.config), state, x, spec.config.batch_size
     )
-    for path, value in zip(args.files, scores.value, strict=True):
+    for name, value in zip(names, scores.value, strict=True):
         flagged = bool(value > report["threshold"])
         if args.json:
-            print(json.dumps({"file": path, "score": float(value), "anomaly": flagged}))
+            print(json.dumps({"file": name, "score": float(value), "anomaly": flagged}))
         else:
-            print(f"{path}\t{value:.6g}\t{'anomaly' if flagged else 'normal'}")
+            print(f"{name}\t{value:.6g}\t{'anomaly' if flagged else 'normal'}")
     return 0
 
 
@@ -118,7 +131,7 @@ def _data_show(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `ganad` and its subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ganad", description="GAN-based anomaly detectors in JAX: train, evaluate, score."
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -172,7 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("score", help="score new inputs with a trained run and its threshold")
     score.add_argument("run_dir")
-    score.add_argument("files", nargs="+", help="images (PNG/JPEG) or .npy arrays")
+    score.add_argument(
+        "files",
+        nargs="+",
+        help="images (PNG/JPEG), .npy arrays of one sample or a batch (uint8 images, or inputs "
+        "in the data set's original units), or CSV rows for table runs",
+    )
     score.add_argument("--resize", action="store_true", help="resize images to the run's size")
     score.add_argument("--json", action="store_true", help="one JSON object per line")
     score.set_defaults(func=_score)
@@ -202,18 +220,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line, like every other failure of `ganad`."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line and exit with status 2."""
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `ganad` command; bad input exits with status 2 and one line on stderr."""
-    from ganad_jax.data import DataError
-    from ganad_jax.runs import RunError
+    """Entry point of the `ganad` command. Every failure prints one line on stderr and exits with
+    status 2 (`GANAD_DEBUG=1` also prints the traceback); Ctrl-C exits with 130, keeping the run's
+    last checkpoint."""
+    from ganad_jax.errors import GanadError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (RunError, DataError) as err:
-        print(f"ganad: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        _debug_traceback()
+        print(
+            "ganad: interrupted; the run keeps its last checkpoint (continue with --resume)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except GanadError as err:
+        _debug_traceback()
+        print(f"ganad: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as err:  # anything else is still one line; GANAD_DEBUG=1 shows where
+        _debug_traceback()
+        print(
+            f"ganad: error: {type(err).__name__}: {_one_line(err)} "
+            "(GANAD_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
 
 
+def _in_multi_process_run() -> bool:
+    jax = sys.modules.get("jax")
+    return jax is not None and jax.distributed.is_initialized()
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _debug_traceback() -> None:
+    if os.environ.get("GANAD_DEBUG", "") not in ("", "0"):
+        traceback.print_exc()
+
+
+def entry() -> None:
+    """The `ganad` executable: `main`, then exit. After Ctrl-C, and after a failure in a
+    multi-process run, the process ends at once: an interpreter shutdown racing the checkpoint
+    writer's threads can crash, and a multi-process shutdown waits for peers that may be gone."""
+    status = main()
+    if status == EXIT_INTERRUPTED or (status and _in_multi_process_run()):
+        # a failed process of a multi-process run would otherwise wait for its peers at exit
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

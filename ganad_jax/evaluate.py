@@ -19,6 +19,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from ganad_jax.detectors import Detector, Scores, State
+from ganad_jax.runfolder import write_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +148,7 @@ def evaluate_scores(
 
 def write_report(run_dir: Path, report: dict[str, Any]) -> None:
     """report.json (machine-readable) and report.md (for people) in the run folder."""
-    (run_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_text(run_dir / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     lines = [
         f"# {report['model']} on {report['data']} ({report['protocol']}), seed {report['seed']}",
         "",
@@ -200,9 +201,18 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
             "Oracle metrics (thresholds chosen with test labels; not for model selection):",
         ]
         lines += [f"- {k}: {v:.4f}" for k, v in report["oracle"].items()]
-    lines += ["", f"Training time: {report['train_seconds']:.1f} s.", ""]
+    seconds = report["train_seconds"]
+    lines += ["", f"Training time: {'unknown' if seconds is None else f'{seconds:.1f} s'}."]
+    if "steps" in report:
+        batch = report["config"]["batch_size"]
+        finished = "" if report["steps"] >= report["planned_steps"] else " (unfinished)"
+        lines.append(
+            f"Scored after {report['steps']} of {report['planned_steps']} training steps{finished}"
+            f", batch {batch}."
+        )
+    lines.append("")
     lines += [f"![{name}](plots/{name}.png)" for name in report.get("plots", [])]
-    (run_dir / "report.md").write_text("\n".join(lines) + "\n")
+    write_text(run_dir / "report.md", "\n".join(lines) + "\n")
 
 
 def plot_report(

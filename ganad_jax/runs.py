@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -18,9 +19,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from ganad_jax import data as datasets
-from ganad_jax import detectors, distributed, series
-from ganad_jax.detectors import ConfigError, Detector, config_to_dict, parse_value
+from ganad_jax import detectors, distributed, runfolder, series
+from ganad_jax.detectors import (
+    SEED,
+    ConfigError,
+    Detector,
+    Range,
+    check_fields,
+    config_to_dict,
+    parse_value,
+)
 from ganad_jax.ensemble import ensemble, parse_spec
+from ganad_jax.errors import GanadError
 from ganad_jax.evaluate import (
     ScoreArrays,
     evaluate_scores,
@@ -33,10 +43,18 @@ from ganad_jax.evaluate import (
     score_dataset,
     write_report,
 )
-from ganad_jax.train import TrainOptions, fit, named_key, restore
+from ganad_jax.train import (
+    TrainOptions,
+    elapsed_seconds,
+    fit,
+    make_mesh,
+    named_key,
+    restore,
+    steps_per_epoch,
+)
 
 
-class RunError(ValueError):
+class RunError(GanadError, ValueError):
     """Bad input to a run: unknown names, bad settings, a run folder that cannot be used."""
 
 
@@ -47,6 +65,9 @@ class EvalOptions:
 
     threshold_quantile: float = 0.95
     oracle: bool = False
+
+    def __post_init__(self) -> None:
+        check_fields(self, {"threshold_quantile": Range(0, 1, closed_low=False)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,39 +164,67 @@ def make_spec(
                 )
         except (ConfigError, datasets.DataError) as err:
             raise RunError(str(err)) from None
+    if not SEED.holds(seed):
+        raise RunError(f"seed must be {SEED.describe()}, got {seed}")
     try:
         config = detector.config_cls(**groups["config"])
+        # A data option that is also a config field (a series detector's `window`) follows the
+        # config, as `image_size` does for image loaders, so the model and its data agree.
+        for key in config_fields & set(source.defaults):
+            groups["data"][key] = getattr(config, key)
+        spec = RunSpec(
+            model=model,
+            data=data,
+            seed=seed,
+            config=config,
+            data_options=datasets.coerce_options(data, groups["data"]),
+            train=TrainOptions(progress=progress, **groups["train"]),
+            evaluation=EvalOptions(
+                **{"threshold_quantile": source.threshold_quantile or 0.95, **groups["evaluation"]}
+            ),
+            ensemble=ensemble,
+        )
+    except (ConfigError, datasets.DataError) as err:
+        raise RunError(str(err)) from None
     except (TypeError, ValueError) as err:
         raise RunError(f"invalid config for {model}: {err}") from None
-    # A data option that is also a config field (a series detector's `window`) follows the
-    # config, as `image_size` does for image loaders, so the model and its data agree.
-    for key in config_fields & set(source.defaults):
-        groups["data"][key] = getattr(config, key)
-    return RunSpec(
-        model=model,
-        data=data,
-        seed=seed,
-        config=config,
-        data_options=datasets.coerce_options(data, groups["data"]),
-        train=TrainOptions(progress=progress, **groups["train"]),
-        evaluation=EvalOptions(
-            **{"threshold_quantile": source.threshold_quantile or 0.95, **groups["evaluation"]}
-        ),
-        ensemble=ensemble,
-    )
+    _check_devices(spec)
+    return spec
 
 
 def _parse_count(key: str, text: str) -> int | None:
-    if key == "max_steps" and text.lower() == "none":
+    if key in ("max_steps", "validate_every", "patience") and text.lower() == "none":
         return None
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise RunError(f"{key} expects int, got {text!r}") from None
-    lowest = 0 if key == "devices" else 1  # devices=0: all devices
-    if value < lowest:
-        raise RunError(f"{key} must be >= {lowest}, got {value}")
-    return value
+
+
+def _check_devices(spec: RunSpec) -> None:
+    """RunError unless the run's device mesh can be built and its batch split over it."""
+    options = spec.train
+    if options.devices == 1 and jax.process_count() == 1:
+        return
+    try:
+        mesh = make_mesh(options.devices, options.ensemble_shards)
+    except ValueError as err:
+        raise RunError(str(err)) from None
+    shards = mesh.shape["data"]
+    if spec.config.batch_size % shards:
+        raise RunError(
+            f"batch_size {spec.config.batch_size} must be a multiple of the {shards} data shards"
+        )
+    k = options.ensemble_shards
+    if k > 1:
+        if spec.ensemble is None:
+            raise RunError(f"ensemble_shards={k} needs --ensemble")
+        generators, discriminators, _ = parse_spec(spec.ensemble)
+        if generators % k or discriminators % k:
+            raise RunError(
+                f"ensemble_shards={k} must divide the ensemble's {generators} generators and "
+                f"{discriminators} discriminators"
+            )
 
 
 def load_data(spec: RunSpec) -> datasets.Dataset:
@@ -197,55 +246,144 @@ def load_data(spec: RunSpec) -> datasets.Dataset:
                 f"{part.name}: {len(part.train)} training samples, fewer than one batch "
                 f"({spec.config.batch_size}); lower batch_size"
             )
+        if len(part.validation) == 0:
+            raise RunError(
+                f"{part.name}: the validation split is empty, and the threshold is fitted on "
+                "validation normals; set validation_fraction > 0"
+            )
     return ds
 
 
+def planned_steps(spec: RunSpec, n_train: int) -> int:
+    """The training steps a run of `n_train` samples makes: its epochs, capped by max_steps."""
+    total = steps_per_epoch(n_train, spec.config.batch_size) * spec.config.epochs
+    return total if spec.train.max_steps is None else min(total, spec.train.max_steps)
+
+
 def _check_resumable(spec: RunSpec, out: Path) -> None:
-    saved = out / "config.json"
-    if not saved.exists() or not any((out / d).is_dir() for d in ("checkpoints", "folds")):
-        raise RunError(f"nothing to resume in {out}: no config.json or checkpoints/")
-    old = json.loads(saved.read_text())
+    try:
+        runfolder.check_existing(out)
+        old = json.loads((out / "config.json").read_text())
+    except runfolder.RunFolderError as err:
+        raise RunError(f"nothing to resume: {err}") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise RunError(f"{out / 'config.json'} is unreadable: {err}") from None
     new = json.loads(json.dumps(spec.identity()))
     diff = sorted(k for k in new if old.get(k) != new[k])
     if diff:
         raise RunError(f"--resume with a different {', '.join(diff)} than the run in {out}")
 
 
+def _write_config(spec: RunSpec, folder: Path, ds: datasets.Dataset) -> None:
+    """config.json and the fitted preprocessing: what rebuilding and scoring the run needs."""
+    config = {**spec.to_json(), "input_shape": list(ds.train.x.shape[1:])}
+    runfolder.write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
+    if ds.preprocessing is not None:
+        ds.preprocessing.save(folder)
+
+
 def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = False) -> dict:
-    """Train, evaluate and write the run folder; returns the report."""
+    """Train, evaluate and write the run folder; returns the report.
+
+    Everything is checked before anything is written. A new run is written into `out` (marked as
+    a run first) so that it can be resumed after a crash; a run that fails before its first
+    checkpoint leaves nothing behind. `overwrite` trains the replacement next to the old run and
+    swaps it in only once it succeeded. `resume` continues the run in `out` from its newest
+    intact checkpoint (from the start where it has none).
+    """
     out = Path(out)
-    if resume:
-        _check_resumable(spec, out)
-    elif out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise RunError(f"{out} already holds a run; use --resume, --overwrite or another --out")
+    try:
+        if resume:
+            _check_resumable(spec, out)
+        else:
+            runfolder.check_new(out, overwrite)
+    except runfolder.RunFolderError as err:
+        raise RunError(str(err)) from None
     ds = load_data(spec)
-    if distributed.is_primary():  # one process of a multi-process run writes the folder
-        if not resume and out.exists():
-            shutil.rmtree(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(
-            json.dumps({**spec.to_json(), "input_shape": list(ds.train.x.shape[1:])}, indent=2)
-            + "\n"
-        )
-    distributed.barrier("run-folder")
-    started = time.perf_counter()
-    if ds.folds:
-        states = _fit_folds(spec, out, ds, resume)
-        train_seconds = time.perf_counter() - started
-        return evaluate_run(spec, out, state=states, dataset=ds, train_seconds=train_seconds)
-    state, _ = fit(
-        spec.detector,
-        spec.config,
-        ds.train.x,
-        seed=spec.seed,
-        run_dir=out,
-        options=spec.train,
-        resume=resume,
-        validation_x=ds.validation.x,
+    primary = distributed.is_primary()  # one process of a multi-process run writes the folder
+    replacing = not resume and out.exists() and any(out.iterdir())
+    fresh = not resume and not replacing
+    created = _first_missing(out)  # what a failed new run removes again (None: out existed)
+    target = runfolder.staging_folder(out) if replacing else out
+    try:
+        if primary:
+            if replacing:
+                runfolder.begin_stage(out)
+            elif fresh:
+                runfolder.mark(out)
+            if not resume:
+                _write_config(spec, target, ds)
+        distributed.barrier("run-folder")
+        started = time.perf_counter()
+        if ds.folds:
+            state = _fit_folds(spec, target, ds, resume)
+        else:
+            state, _ = fit(
+                spec.detector,
+                spec.config,
+                ds.train.x,
+                seed=spec.seed,
+                run_dir=target,
+                options=spec.train,
+                resume=resume,
+                validation_x=ds.validation.x,
+            )
+        train_seconds = _train_seconds(target, ds, time.perf_counter() - started)
+        if primary and resume:  # the training options may have changed (a longer max_steps)
+            _write_config(spec, target, ds)
+        report = evaluate_run(spec, target, state=state, dataset=ds, train_seconds=train_seconds)
+    except Exception:
+        if primary and replacing:
+            runfolder.discard_stage(target)
+        elif primary and fresh and not _has_checkpoint(target):
+            _remove_new_run(out, created)
+        raise
+    distributed.barrier("run-finished")
+    if primary and replacing:
+        runfolder.commit_stage(target, out)
+    distributed.barrier("run-committed")
+    return report
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    return any(p.is_dir() for p in (folder / "checkpoints").glob("*")) or any(
+        _has_checkpoint(f) for f in sorted((folder / "folds").glob("*"))
     )
-    train_seconds = time.perf_counter() - started
-    return evaluate_run(spec, out, state=state, dataset=ds, train_seconds=train_seconds)
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None when `path` exists)."""
+    path = path.absolute()
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def _remove_new_run(out: Path, created: Path | None) -> None:
+    """Undo a new run that failed before its first checkpoint: remove the folders it created, or
+    empty again the empty folder it was given."""
+    if not runfolder.is_run(out):
+        return
+    if created is None:
+        for entry in out.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    else:
+        shutil.rmtree(created)
+
+
+def _train_seconds(folder: Path, ds: datasets.Dataset, measured: float | None) -> float | None:
+    """Training time across all resumed segments, from the checkpoints' records where they hold
+    it (every fold's for per-file protocols), else the time measured now."""
+    folders = [_fold_dir(folder, i) for i in range(len(ds.folds))] if ds.folds else [folder]
+    recorded = [elapsed_seconds(f) for f in folders]
+    if all(r is not None for r in recorded):
+        return float(sum(recorded))
+    return measured
 
 
 def _fit_folds(spec: RunSpec, out: Path, ds: datasets.Dataset, resume: bool) -> list[Any]:
@@ -263,7 +401,7 @@ def _fit_folds(spec: RunSpec, out: Path, ds: datasets.Dataset, resume: bool) -> 
             seed=spec.seed,
             run_dir=folder,
             options=options,
-            resume=resume and (folder / "checkpoints").is_dir(),
+            resume=resume,  # a fold with no checkpoint yet starts from step 0
             validation_x=fold.validation.x,
         )
         states.append(state)
@@ -304,9 +442,11 @@ def _evaluate_folds(
         )
         threshold = fit_threshold(ref_points, quantile, "training points").value
         predicted.append(heads[test.default][-1] > threshold)
-        per_fold[fold.name] = series.point_metrics(
-            fold_labels, heads[test.default][-1], threshold, oracle=False
-        )
+        per_fold[fold.name] = {
+            **series.point_metrics(fold_labels, heads[test.default][-1], threshold, oracle=False),
+            "steps": int(state.step),
+            "planned_steps": planned_steps(spec, len(fold.train)),
+        }
         train_points = series.split_points(fold.validation)
         q_reference = series.pca_residual_scores(train_points, train_points)
         base_scores.append(series.pca_residual_scores(train_points, series.split_points(fold.test)))
@@ -325,6 +465,8 @@ def _evaluate_folds(
             for head, scores in heads.items()
         },
         "folds": per_fold,
+        "steps": sum(f["steps"] for f in per_fold.values()),
+        "planned_steps": sum(f["planned_steps"] for f in per_fold.values()),
         "baseline": {
             "pca_q": series.pooled_metrics(labels, base_scores, base_predicted, oracle=False)
         },
@@ -347,6 +489,8 @@ def evaluate_run(
     primary = distributed.is_primary()
     if ds.folds:
         result, labels, points = _evaluate_folds(spec, out, ds, state)
+        if primary:
+            _write_scores(out, {"point_labels": labels, **_prefixed("point", points.heads)})
         plots = plot_report(out / "plots", labels, points, None) if primary else []
         return _finish_report(spec, out, ds, result, train_seconds, plots)
     if state is None:
@@ -361,6 +505,19 @@ def evaluate_run(
         validation.value, spec.evaluation.threshold_quantile, "validation normals"
     )
     result = evaluate_scores(ds.test.y, test, threshold, oracle=spec.evaluation.oracle)
+    result["steps"] = int(state.step)
+    result["planned_steps"] = planned_steps(spec, len(ds.train))
+    if primary:
+        _write_scores(
+            out,
+            {
+                "test_labels": ds.test.y,
+                **({"test_ids": ds.test.ids} if ds.test.ids is not None else {}),
+                **_prefixed("test", test.heads),
+                **_prefixed("validation", validation.heads),
+                "threshold": np.float64(threshold.value),
+            },
+        )
     masks = ds.test.masks
     if masks is not None and test.anomaly_map is not None and masks.any() and not masks.all():
         result.update(pixel_metrics(masks, test.anomaly_map))
@@ -391,11 +548,8 @@ def _finish_report(
 ) -> dict:
     """The report of a run (spec, protocol, metrics, timing, data summary, plot names), written
     to report.json and report.md by the primary process."""
-    if train_seconds is None:
-        previous = out / "report.json"
-        train_seconds = (
-            json.loads(previous.read_text())["train_seconds"] if previous.exists() else float("nan")
-        )
+    if train_seconds is None:  # re-evaluating: the time the checkpoints recorded
+        train_seconds = _train_seconds(out, ds, measured=None)
     report = {
         **spec.to_json(),
         "protocol": ds.protocol,
@@ -409,6 +563,34 @@ def _finish_report(
     return report
 
 
+SCORES_FILE = "scores.npz"
+"""Per-sample scores of the evaluated splits: `test/HEAD`, `validation/HEAD`, `test_labels`,
+`test_ids` and `threshold` (per-file protocols: `point/HEAD` and `point_labels`)."""
+
+
+def _prefixed(prefix: str, heads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {f"{prefix}/{name}": np.asarray(value) for name, value in heads.items()}
+
+
+def _write_scores(out: Path, arrays: dict[str, np.ndarray]) -> None:
+    """scores.npz, replaced atomically and without pickle."""
+    tmp = out / f".{SCORES_FILE}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, out / SCORES_FILE)
+
+
+def load_report(out: Path) -> dict[str, Any]:
+    """The run's report.json; RunError when it is missing (not evaluated yet) or unreadable."""
+    path = Path(out) / "report.json"
+    if not path.exists():
+        raise RunError(f"{out} has no report.json: evaluate it first (ganad evaluate {out})")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunError(f"{path} is unreadable: {err}") from None
+
+
 def restore_state(spec: RunSpec, out: Path, sample_batch: np.ndarray) -> Any:
     """The run's newest checkpoint; RunError when it is missing or unreadable."""
     from ganad_jax.checkpoint import CheckpointError
@@ -420,33 +602,58 @@ def restore_state(spec: RunSpec, out: Path, sample_batch: np.ndarray) -> Any:
 
 
 def load_spec(out: Path) -> tuple[RunSpec, dict[str, Any]]:
-    """Rebuild the RunSpec of a run folder from its config.json; also return the raw JSON."""
-    path = Path(out) / "config.json"
-    if not path.exists():
-        raise RunError(f"{out} is not a run folder (no config.json)")
+    """Rebuild the RunSpec of a run folder from its config.json; also return the raw JSON.
+
+    RunError naming the file and the problem when it is missing, unreadable or edited into
+    something that is not a run's config (unknown or missing keys, bad values)."""
+    out = Path(out)
+    try:
+        runfolder.check_existing(out)
+    except runfolder.RunFolderError as err:
+        raise RunError(str(err)) from None
+    path = out / "config.json"
     try:
         saved = json.loads(path.read_text())
-        detector = detectors.get(saved["model"])
-        fields = saved["config"]
-    except (json.JSONDecodeError, KeyError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RunError(f"{path} is unreadable: {err}") from None
-    opaque = [k for k, v in fields.items() if _is_opaque(v)]
+    if isinstance(saved, dict) and "estimator" in saved:
+        raise RunError(
+            f"{out} holds a saved estimator; load it with ganad_jax.Estimator.load({str(out)!r})"
+        )
+    required = {"model", "data", "seed", "config", "data_options", "train", "evaluation"}
+    known = required | {"ensemble", "input_shape"}
+    if not isinstance(saved, dict) or required - set(saved) or set(saved) - known:
+        keys = set(saved) if isinstance(saved, dict) else set()
+        problems = [f"missing {', '.join(sorted(required - keys))}" if required - keys else ""]
+        problems.append(f"unknown {', '.join(sorted(keys - known))}" if keys - known else "")
+        raise RunError(f"{path} is not a run's config: {'; '.join(p for p in problems if p)}")
+    try:
+        detector = detectors.get(saved["model"])
+    except KeyError as err:
+        raise RunError(f"{path}: {err.args[0]}") from None
+    fields = saved["config"]
+    opaque = [k for k, v in fields.items() if _is_opaque(v)] if isinstance(fields, dict) else []
     if opaque:
         raise RunError(
             f"{out} was trained with Python objects in {', '.join(opaque)}; "
             "restore it through the Python API with the same config"
         )
-    config = detector.config_cls(**fields)
-    spec = RunSpec(
-        model=saved["model"],
-        data=saved["data"],
-        seed=saved["seed"],
-        config=config,
-        data_options=saved["data_options"],
-        train=TrainOptions(progress=False, **saved["train"]),
-        evaluation=EvalOptions(**saved["evaluation"]),
-        ensemble=saved.get("ensemble"),
-    )
+    try:
+        config = detector.config_cls(**fields)
+        spec = RunSpec(
+            model=saved["model"],
+            data=saved["data"],
+            seed=saved["seed"],
+            config=config,
+            data_options=datasets.coerce_options(saved["data"], saved["data_options"]),
+            train=TrainOptions(**{**saved["train"], "progress": False}),
+            evaluation=EvalOptions(**saved["evaluation"]),
+            ensemble=saved.get("ensemble"),
+        )
+    except (TypeError, ValueError) as err:  # ConfigError and DataError are ValueErrors
+        raise RunError(f"{path} holds an invalid config: {err}") from None
+    if not isinstance(spec.seed, int) or not SEED.holds(spec.seed):
+        raise RunError(f"{path}: seed must be an int {SEED.describe()}, got {spec.seed!r}")
     return spec, saved
 
 

@@ -136,7 +136,7 @@ def test_run_folder_without_or_with_corrupt_checkpoint(capsys, run, tmp_path):
     for path in (copy / "checkpoints").rglob("*"):
         if path.is_file() and path.stat().st_size > 0 and "ocdbt" not in path.name:
             path.write_bytes(b"garbage")
-    _refused(capsys, ["evaluate", str(copy)], "cannot be restored")
+    _refused(capsys, ["evaluate", str(copy)], "no intact checkpoint left")
 
 
 def test_resume_with_another_config_is_refused(capsys, run):
