@@ -5,6 +5,7 @@ Figures are drawn with matplotlib's Agg canvas directly (no pyplot, no global ba
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from ganad_jax import data
 
 GRID = 8
 """Samples per row of an image grid (two rows of training images, two of test anomalies)."""
+
+SEED = 0
+"""Seed of the examples drawn for a figure, so `ganad data show` draws the same ones each time."""
 
 
 def list_table() -> str:
@@ -50,8 +54,8 @@ def show(name: str, out_dir: Path, image_size: int | None = None, **options: Any
 
 def _image_grid(ds: data.Dataset) -> Figure:
     """Two rows of training images, then two rows of test anomalies with their mask outlines."""
-    normal = ds.train.x[: 2 * GRID]
-    anomalous = np.flatnonzero(ds.test.y == 1)[: 2 * GRID]
+    normal = ds.train.x[_spread(np.arange(len(ds.train)), ds.train.classes, 2 * GRID)]
+    anomalous = _spread(np.flatnonzero(ds.test.y == 1), ds.test.classes, 2 * GRID)
     figure = Figure(figsize=(GRID * 1.2, 4 * 1.3))
     for row, (title, images, masks) in enumerate(
         (
@@ -78,6 +82,21 @@ def _image_grid(ds: data.Dataset) -> Figure:
                 axis.set_title(title, fontsize=8, loc="left")
     figure.suptitle(f"{ds.name} ({ds.protocol})")
     return figure
+
+
+def _spread(candidates: np.ndarray, classes: np.ndarray | None, count: int) -> np.ndarray:
+    """Up to `count` of the `candidates` indices, drawn with `SEED` in turn from each class.
+
+    Splits are often sorted by class, so the first rows would all show one class; where the
+    classes are unknown the draw is uniform.
+    """
+    rng = np.random.default_rng(SEED)
+    if classes is None:
+        return rng.permutation(candidates)[:count]
+    mine = classes[candidates]
+    per_class = [rng.permutation(candidates[mine == c]) for c in np.unique(mine)]
+    picks = (drawn[i] for i in range(count) for drawn in per_class if i < len(drawn))
+    return np.fromiter(itertools.islice(picks, count), dtype=np.int64)
 
 
 def _series_plot(ds: data.Dataset) -> Figure:
