@@ -332,11 +332,11 @@ def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = 
         if primary and resume:  # the training options may have changed (a longer max_steps)
             _write_config(spec, target, ds)
         report = evaluate_run(spec, target, state=state, dataset=ds, train_seconds=train_seconds)
-    except Exception:
-        if primary and replacing:
+    except BaseException as err:
+        if primary and replacing:  # a replacement is never resumed: the old run stays
             runfolder.discard_stage(target)
-        elif primary and fresh and not _has_checkpoint(target):
-            _remove_new_run(out, created)
+        elif primary and fresh and isinstance(err, Exception) and not _has_checkpoint(target):
+            _remove_new_run(out, created)  # (after Ctrl-C it stays, for --resume)
         raise
     distributed.barrier("run-finished")
     if primary and replacing:
