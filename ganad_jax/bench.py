@@ -14,10 +14,8 @@ lowers, so run benchmarks on an idle one.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
-import json
 import os
 import platform
 import resource
@@ -31,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from ganad_jax import detectors, search
-from ganad_jax.ensemble import MODES, ensemble
+from ganad_jax.ensemble import ensemble
 from ganad_jax.nn.flops import count_macs
 
 PEAK_SIZE = 2048
@@ -450,120 +448,7 @@ def _columns(columns: Sequence[tuple[str, Callable[[dict], str]]], rows: Sequenc
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the bench options on `parser` (for `ganad bench` and `python -m ganad_jax.bench`)."""
-    parser.add_argument(
-        "models", nargs="*", metavar="MODEL", help="detector names (default: every registered one)"
-    )
-    parser.add_argument("--batch", type=int, help="batch size (default: the config's)")
-    parser.add_argument("--image-size", type=int, help="image side (default: the config's)")
-    parser.add_argument("--channels", type=int, default=1, help="image channels (default: 1)")
-    parser.add_argument(
-        "--features",
-        type=int,
-        help="features per row or time step (default: 121 tabular, 51 series)",
-    )
-    parser.add_argument(
-        "--modality",
-        help="image, tabular, series, or all: every one the model takes (default: image if taken)",
-    )
-    parser.add_argument("--repeats", type=int, default=5, help="timed blocks (default: 5)")
-    parser.add_argument("--steps", type=int, default=10, help="calls per timed block (default: 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default: 2)")
-    parser.add_argument("--tiny", action="store_true", help="use the detector's tiny config")
-    parser.add_argument("--torch", action="store_true", help="time the PyTorch reference alongside")
-    parser.add_argument(
-        "--search-steps",
-        type=int,
-        help="steps of a latent search (AnoGAN, MAD-GAN; default: the config's)",
-    )
-    parser.add_argument(
-        "--ensemble",
-        metavar="N,N,...",
-        help="also time n x n ensembles for each n (e.g. 1,3,5), cost per pair update",
-    )
-    parser.add_argument(
-        "--ensemble-mode",
-        choices=MODES,
-        default="independent",
-        help="ensemble training mode (default: independent, every member every step)",
-    )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help='print JSON: one flat object for a single result, else {"results": [...]}',
-    )
-
-
-def _members(text: str | None) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        members = tuple(int(n) for n in text.split(","))
-    except ValueError:
-        raise ValueError(f"--ensemble expects sizes like 1,3,5, got {text!r}") from None
-    if any(n < 1 for n in members):
-        raise ValueError(f"--ensemble sizes must be >= 1, got {text!r}")
-    return members
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the benchmark from parsed arguments; print a table or JSON; return the exit status."""
-    if args.torch:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            print("--torch needs PyTorch: pip install 'ganad-jax[bench]'", file=sys.stderr)
-            return 2
-    unknown = [m for m in args.models if m not in detectors.names()]
-    if unknown:
-        print(
-            f"unknown model {unknown[0]!r}; known: {', '.join(detectors.names())}", file=sys.stderr
-        )
-        return 2
-    modalities = {"image", "tabular", "series", "all"}
-    if args.modality is not None and args.modality not in modalities:
-        print(f"--modality must be one of {', '.join(sorted(modalities))}", file=sys.stderr)
-        return 2
-    try:
-        members = _members(args.ensemble)
-    except ValueError as err:
-        print(str(err), file=sys.stderr)
-        return 2
-    for name in args.models:
-        taken = detectors.get(name).modalities
-        if args.modality not in (None, "all", *taken):
-            print(f"{name} takes {', '.join(taken)}, not {args.modality}", file=sys.stderr)
-            return 2
-    results = run_bench(
-        args.models or None,
-        modality=args.modality,
-        batch=args.batch,
-        image_size=args.image_size,
-        channels=args.channels,
-        features=args.features,
-        tiny=args.tiny,
-        repeats=args.repeats,
-        steps=args.steps,
-        warmup=args.warmup,
-        torch=args.torch,
-        search_steps=args.search_steps,
-        ensemble_members=members,
-        ensemble_mode=args.ensemble_mode,
-    )
-    if args.json:
-        print(json.dumps(results[0] if len(results) == 1 else {"results": results}, indent=2))
-    else:
-        print(format_table(results))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m ganad_jax.bench`."""
-    parser = argparse.ArgumentParser(prog="ganad bench", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 if __name__ == "__main__":
+    from ganad_jax.bench_cli import main
+
     raise SystemExit(main())

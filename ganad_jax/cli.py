@@ -11,10 +11,12 @@ import traceback
 from pathlib import Path
 from typing import NoReturn
 
-import numpy as np
+from ganad_jax import bench_cli, catalog, compile_cache
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
+COMPILING = ("train", "evaluate", "score", "bench")
+"""The commands that compile JAX programs, and so use the persistent compilation cache."""
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -60,6 +62,8 @@ def _print_report(report: dict, out: Path) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ganad_jax import runs
     from ganad_jax.data.preprocess import Preprocessing
     from ganad_jax.evaluate import make_scorer, score_dataset
@@ -94,11 +98,11 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from ganad_jax import data, detectors
+    from ganad_jax import data
 
     print("detectors:")
-    for name in detectors.names():
-        d = detectors.get(name)
+    for name in catalog.names():
+        d = catalog.entry(name)
         print(f"  {name:16s} {'/'.join(d.modalities):8s} {d.description}")
     print("data sets:")
     for name in data.names():
@@ -108,9 +112,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _data_list(args: argparse.Namespace) -> int:
-    from ganad_jax.data.show import list_table
+    from ganad_jax import data
 
-    print(list_table())
+    print(data.table())
     return 0
 
 
@@ -195,13 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true", help="one JSON object per line")
     score.set_defaults(func=_score)
 
-    from ganad_jax import bench
-
     bencher = sub.add_parser(
         "bench", help="throughput, compile time, FLOP/s and memory per detector"
     )
-    bench.add_arguments(bencher)
-    bencher.set_defaults(func=bench.run)
+    bench_cli.add_arguments(bencher)
+    bencher.set_defaults(func=bench_cli.run)
 
     lister = sub.add_parser("list", help="list detectors and data sets")
     lister.set_defaults(func=_list)
@@ -237,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        if args.command in COMPILING:
+            compile_cache.enable()
         return args.func(args)
     except KeyboardInterrupt:
         _debug_traceback()

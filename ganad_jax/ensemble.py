@@ -46,9 +46,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ganad_jax.catalog import ENSEMBLE_MODES
 from ganad_jax.detectors import Detector, Scores, State
 
-MODES = ("pair", "all", "independent")
+MODES = ENSEMBLE_MODES
 _PARTS = ("params", "batch_stats", "opt_state")
 
 Side = dict[str, dict[str, Any]]

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ganad_jax import detectors, runfolder
+from ganad_jax import compile_cache, detectors, runfolder
 from ganad_jax.checkpoint import Checkpoints
 from ganad_jax.data import DataError, Preprocessing
 from ganad_jax.data.preprocess import SCALINGS, fit_scaler, hold_out, numbered_columns
@@ -70,6 +70,7 @@ class Estimator:
             )
         self.scaling = scaling
         self.progress = check_value(owner, "progress", progress, bool, None)
+        compile_cache.enable()  # a second fit of the same shapes loads its steps from disk
         self.detector = detectors.get(self.model)
         fields = {f.name for f in dataclasses.fields(self.detector.config_cls)}
         unknown = sorted(set(config) - fields)

@@ -1,4 +1,7 @@
-"""Strict JAX settings for every test: x64 off, rank promotion raises, four fake CPU devices."""
+"""Strict JAX settings for every test: x64 off, rank promotion raises, four fake CPU devices; the
+persistent compilation cache on, as for the `ganad` command (`GANAD_COMPILATION_CACHE=0` runs the
+suite cold), so that modules compiling the same step share it, and a second run of the suite
+loads what the first compiled."""
 
 import os
 
@@ -12,6 +15,10 @@ import pytest  # noqa: E402
 
 jax.config.update("jax_enable_x64", False)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+from ganad_jax import compile_cache  # noqa: E402
+
+compile_cache.enable()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from ganad_jax import bench
+from ganad_jax import bench, bench_cli
 from ganad_jax.detectors import ganomaly
 from ganad_jax.nn import layers
 from ganad_jax.nn.dcgan import Decoder, Discriminator, Encoder
@@ -22,7 +22,7 @@ QUICK = ["--tiny", "--repeats", "2", "--steps", "1", "--warmup", "1"]
 
 
 def _run_json(capsys, argv: list[str]) -> dict:
-    assert bench.main(argv) == 0
+    assert bench_cli.main(argv) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -67,7 +67,7 @@ def test_bench_search_and_ensemble_figures(capsys):
     ],
 )
 def test_bench_rejects_bad_input(capsys, argv, message):
-    assert bench.main(argv) == 2
+    assert bench_cli.main(argv) == 2
     assert message in capsys.readouterr().err
 
 

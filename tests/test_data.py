@@ -133,7 +133,7 @@ def test_registry_lists_every_issue_name():
     expected |= {"kddcup99", "arrhythmia", "odds", "mvtec", "glass", "kolektorsdd", "folder"}
     expected |= {"skab", "smap", "msl", "swat", "wadi"}
     assert expected <= set(data.names())
-    table = show.list_table()
+    table = data.table()
     for name in ("odds:NAME", "mvtec:PATH", "smap:CHANNEL", "folder:PATH", "wadi:PATH"):
         assert name in table
     for name in data.names():  # every default is a JSON scalar, so --set can coerce to it

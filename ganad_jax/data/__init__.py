@@ -248,6 +248,22 @@ def load(name: str, *, image_size: int | None = None, **options: Any) -> Dataset
     return ds
 
 
+def table() -> str:
+    """All registered data sets: name, modality, default protocol, description and options."""
+    rows = []
+    for name in names():
+        source = get(name)
+        shown = f"{name}:{source.arg}" if source.arg else name
+        rows.append((shown, source.modality, source.default_protocol(), source))
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'NAME':{width}}  {'MODALITY':8}  {'PROTOCOL':19}  DESCRIPTION"]
+    for shown, modality, protocol, source in rows:
+        lines.append(f"{shown:{width}}  {modality:8}  {protocol:19}  {source.description}")
+        options = " ".join(f"{k}={v}" for k, v in source.defaults.items())
+        lines.append(f"{'':{width}}  options: {options or 'none'}")
+    return "\n".join(lines)
+
+
 def data_dir() -> Path:
     """The folder of local data sets: `GANAD_DATA_DIR` (no default: the data are never guessed)."""
     value = os.environ.get("GANAD_DATA_DIR")

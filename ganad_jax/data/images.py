@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.io
 from PIL import Image
 
 from ganad_jax.data import DataError, DataNotFound, Dataset, Source, Split, data_dir, register
@@ -426,6 +425,8 @@ def _svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.exists():
         raise DataNotFound(f"missing {path}")
     try:
+        import scipy.io  # only SVHN needs it: `ganad list` starts without SciPy
+
         mat = scipy.io.loadmat(path)
         x = np.asarray(mat["X"], np.uint8).transpose(3, 0, 1, 2)
         y = np.asarray(mat["y"], np.int64).ravel() % 10  # the files label the digit 0 as 10

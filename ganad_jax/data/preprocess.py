@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from PIL import Image
 
+from ganad_jax import lazy
 from ganad_jax.data import DataError
 from ganad_jax.runfolder import write_text
+
+pd = lazy.module("pandas")  # on first use: `ganad list` starts without pandas
 
 PROTOCOL_SEED = 20240229
 """Seed of every protocol split: fixed, so test sets never move with the training seed."""

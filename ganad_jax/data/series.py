@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from ganad_jax import lazy
 from ganad_jax.data import (
     DataError,
     DataNotFound,
@@ -45,6 +45,8 @@ from ganad_jax.data.preprocess import (
     numeric_frame,
     sliding_windows,
 )
+
+pd = lazy.module("pandas")  # on first use: `ganad list` starts without pandas
 
 Run = tuple[str, np.ndarray, np.ndarray]
 """A named run: (name, points (L, D), point labels (L,) with 1 = anomaly)."""

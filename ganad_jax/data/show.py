@@ -23,22 +23,6 @@ SEED = 0
 """Seed of the examples drawn for a figure, so `ganad data show` draws the same ones each time."""
 
 
-def list_table() -> str:
-    """All registered data sets: name, modality, default protocol, description and options."""
-    rows = []
-    for name in data.names():
-        source = data.get(name)
-        shown = f"{name}:{source.arg}" if source.arg else name
-        rows.append((shown, source.modality, source.default_protocol(), source))
-    width = max(len(r[0]) for r in rows)
-    lines = [f"{'NAME':{width}}  {'MODALITY':8}  {'PROTOCOL':19}  DESCRIPTION"]
-    for shown, modality, protocol, source in rows:
-        lines.append(f"{shown:{width}}  {modality:8}  {protocol:19}  {source.description}")
-        options = " ".join(f"{k}={v}" for k, v in source.defaults.items())
-        lines.append(f"{'':{width}}  options: {options or 'none'}")
-    return "\n".join(lines)
-
-
 def show(name: str, out_dir: Path, image_size: int | None = None, **options: Any) -> dict:
     """Load `name`, return its summary and write a figure of samples (or a series) to `out_dir`."""
     ds = data.load(name, image_size=image_size, **options)

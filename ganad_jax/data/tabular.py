@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import scipy.io
 
+from ganad_jax import lazy
 from ganad_jax.data import DataError, DataNotFound, Dataset, Source, Split, data_dir, register
 from ganad_jax.data.cache import cached_arrays
 from ganad_jax.data.preprocess import (
@@ -33,6 +32,8 @@ from ganad_jax.data.preprocess import (
     stratified_hold_out,
 )
 from ganad_jax.data.tfds import local_or_tfds, tfds_arrays
+
+pd = lazy.module("pandas")  # on first use: `ganad list` starts without pandas
 
 KDD_COLUMNS = (
     "duration protocol_type service flag src_bytes dst_bytes land wrong_fragment urgent hot "
@@ -153,6 +154,8 @@ def read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         raise DataNotFound(f"missing {path}")
     try:
+        import scipy.io  # only .mat files need it: `ganad list` starts without SciPy
+
         mat = scipy.io.loadmat(path)
     except NotImplementedError:  # MATLAB v7.3 files are HDF5
         try:

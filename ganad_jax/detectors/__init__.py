@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ganad_jax import catalog
 from ganad_jax.errors import GanadError
 
 
@@ -79,12 +80,20 @@ class Detector:
     init: Callable[..., State]
     train_step: Callable[..., tuple[State, dict[str, jnp.ndarray]]]
     score: Callable[..., Scores]
-    modalities: tuple[str, ...]
-    description: str
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     discriminators: tuple[str, ...] = ("d",)
     samples: Callable[..., jnp.ndarray] | None = None
     search: Callable[..., tuple] | None = None
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The data it takes ("image", "tabular", "series"), from `ganad_jax.catalog`."""
+        return catalog.entry(self.name).modalities
+
+    @property
+    def description(self) -> str:
+        """Its one-line description with its paper, from `ganad_jax.catalog`."""
+        return catalog.entry(self.name).description
 
     def is_discriminator(self, network: str) -> bool:
         """Whether `network`, a key of `State.params`, is one of the discriminators."""
@@ -92,43 +101,25 @@ class Detector:
 
 
 _DETECTORS: dict[str, Detector] = {}
-_MODULES = (
-    "ganomaly",
-    "mad_gan",
-    "skip_ganomaly",
-    "ded_gan",
-    "bigan",
-    "gan",
-    "anogan",
-    "fanogan",
-    "egbad",
-    "alad",
-    "cebigan",
-)
 
 
 def register(detector: Detector) -> Detector:
-    """Add a detector to the registry under its name."""
+    """Add a detector to the registry under its name, which `ganad_jax.catalog` must list."""
+    catalog.entry(detector.name)
     _DETECTORS[detector.name] = detector
     return detector
 
 
-def _load_all() -> None:
-    for module in _MODULES:
-        importlib.import_module(f"ganad_jax.detectors.{module}")
-
-
 def names() -> list[str]:
-    """Names of all registered detectors."""
-    _load_all()
-    return sorted(_DETECTORS)
+    """Names of all registered detectors (from the catalog: nothing is imported)."""
+    return catalog.names()
 
 
 def get(name: str) -> Detector:
-    """The detector registered as `name`; KeyError with the known names otherwise."""
-    _load_all()
+    """The detector registered as `name`, importing its module on first use; KeyError with the
+    known names otherwise."""
     if name not in _DETECTORS:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_DETECTORS))}")
+        importlib.import_module(f"ganad_jax.detectors.{catalog.entry(name).module}")
     return _DETECTORS[name]
 
 

@@ -176,9 +176,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=("image", "tabular"),
-        description="ALAD (Zenati et al., ICDM 2018): BiGAN + D_xx, D_zz cycle consistency; "
-        "D_xx feature score",
         tiny={**TINY, "xx_widths": (16,), "zz_widths": (8,)},
         samples=samples,
     )

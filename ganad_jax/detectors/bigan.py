@@ -378,8 +378,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=("image", "tabular"),
-        description="BiGAN (Donahue et al., ICLR 2017): encoder, generator, D(x, z); L1 score",
         tiny=TINY,
         samples=samples,
     )

@@ -91,9 +91,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=("image", "tabular"),
-        description="Consistency-ensured BiGAN (Komoto et al., IW-FCV 2020): consistency loss, "
-        "projection discriminator",
         tiny=TINY,
         samples=samples,
     )

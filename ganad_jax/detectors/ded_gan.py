@@ -179,8 +179,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=("image",),
-        description="DED-GAN (Liu et al., Industrial Robot 2021): two encoder-decoders, code distance",
         tiny={
             "image_size": 16,
             "latent": 8,

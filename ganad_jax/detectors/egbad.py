@@ -104,8 +104,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=("image", "tabular"),
-        description="EGBAD (Zenati et al., ICLRW 2018): BiGAN, reconstruction + feature score",
         tiny=TINY,
         samples=samples,
     )

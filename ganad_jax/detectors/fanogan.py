@@ -229,8 +229,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=("image", "tabular"),
-        description="f-AnoGAN (Schlegl et al., MedIA 2019): WGAN-GP, then an izif encoder",
         tiny={**gan.TINY, "n_critic": 2, "gan_steps": 2},
         samples=gan.samples,
     )

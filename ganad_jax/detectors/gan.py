@@ -381,7 +381,7 @@ TINY = {
 """Small networks for tests and smoke benchmarks (shared by the detectors built on these GANs)."""
 
 
-def _register(name: str, config_cls: type, description: str, **tiny: Any) -> Detector:
+def _register(name: str, config_cls: type, **tiny: Any) -> Detector:
     return register(
         Detector(
             name=name,
@@ -389,21 +389,12 @@ def _register(name: str, config_cls: type, description: str, **tiny: Any) -> Det
             init=init,
             train_step=train_step,
             score=score,
-            modalities=("image", "tabular"),
-            description=description,
             tiny={**TINY, **tiny},
             samples=samples,
         )
     )
 
 
-DCGAN = _register("dcgan", DCGANConfig, "DCGAN (Radford et al., ICLR 2016): non-saturating GAN")
-WGAN = _register(
-    "wgan", WGANConfig, "WGAN (Arjovsky et al., ICML 2017): critic with weight clipping", n_critic=2
-)
-WGAN_GP = _register(
-    "wgan-gp",
-    WGANGPConfig,
-    "WGAN-GP (Gulrajani et al., NeurIPS 2017): critic with a gradient penalty",
-    n_critic=2,
-)
+DCGAN = _register("dcgan", DCGANConfig)
+WGAN = _register("wgan", WGANConfig, n_critic=2)
+WGAN_GP = _register("wgan-gp", WGANGPConfig, n_critic=2)

@@ -124,8 +124,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=("image",),
-        description="GANomaly (Akcay et al., ACCV 2018): encoder-decoder-encoder generator, latent score",
         tiny={"image_size": 16, "latent": 8, "features": 8, "batch_size": 8, "epochs": 1},
     )
 )

@@ -253,8 +253,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=("series",),
-        description="MAD-GAN (Li et al., ICANN 2019): LSTM GAN on windows, DR-score after inversion",
         tiny={
             "window": 6,
             "latent": 3,

@@ -125,8 +125,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=("image",),
-        description="Skip-GANomaly (Akcay et al., IJCNN 2019): U-Net generator, D-feature score",
         tiny={"image_size": 16, "features": 8, "batch_size": 8, "epochs": 1},
     )
 )

@@ -1,0 +1,67 @@
+"""The persistent compilation cache: where it lives, how it is turned off, and that a second
+identical run loads its compiled programs from it (bit-identical results either way)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ganad_jax import compile_cache
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", "CACHE/jax"), ("1", "CACHE/jax"), ("0", None), ("off", None), ("FOLDER", "FOLDER")],
+)
+def test_folder_follows_the_environment(monkeypatch, tmp_path, value, expected):
+    monkeypatch.setenv("GANAD_CACHE_DIR", str(tmp_path / "CACHE"))
+    monkeypatch.setenv(compile_cache.ENV, value.replace("FOLDER", str(tmp_path / "FOLDER")))
+    found = compile_cache.folder()
+    if expected is None:
+        assert found is None
+    else:
+        assert found == (tmp_path / expected).resolve()
+
+
+TRAIN = """
+import json, sys
+from ganad_jax import cli
+code = cli.main(["train", "egbad", "--data", "breast-cancer", "--out", sys.argv[1], "--quiet",
+                 "--set", "epochs=1", "--set", "batch_size=32", "--set", "encoder_widths=8",
+                 "--set", "generator_widths=8", "--set", "latent=2"])
+import jax
+print(json.dumps({"code": code, "cache": jax.config.jax_compilation_cache_dir}))
+"""
+
+
+def _train(tmp_path: Path, name: str, cache: str) -> dict:
+    env = {**os.environ, compile_cache.ENV: cache, "JAX_PLATFORMS": "cpu"}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    out = tmp_path / name
+    done = subprocess.run(
+        [sys.executable, "-c", TRAIN, str(out)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0
+    result["report"] = json.loads((out / "report.json").read_text())
+    return result
+
+
+def test_second_run_loads_the_first_runs_programs(tmp_path):
+    cache = tmp_path / "xla"
+    first = _train(tmp_path, "first", str(cache))
+    assert first["cache"] == str(cache)
+    written = set(os.listdir(cache))
+    assert any(name.startswith("jit_") for name in written)  # the train step at least
+    second = _train(tmp_path, "second", str(cache))
+    assert set(os.listdir(cache)) == written  # everything it needed was there
+    off = _train(tmp_path, "off", "0")
+    assert off["cache"] in (None, "")
+    for key in ("auroc", "auprc", "f1", "threshold"):
+        assert first["report"][key] == second["report"][key] == off["report"][key]
