@@ -171,6 +171,10 @@ class Source:
     threshold_quantile: float | None = None
     """The validation quantile runs on this data set threshold at unless told otherwise, where
     its protocol implies one (None: the runs' default, 0.95)."""
+    modality_of: Callable[[str], str | None] | None = None
+    """For a data set whose modality depends on its file (`npy:PATH`): the modality of the file
+    an argument names, read from its header (None where it cannot tell: `modality` then stands,
+    and loading reports what is wrong with the file). `get` applies it."""
 
     def default_protocol(self) -> str:
         """The protocol used when no option changes it."""
@@ -192,12 +196,17 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Source:
-    """The registered data set called `name` (a `prefix:ARG` name looks up `prefix`)."""
+    """The registered data set called `name` (a `prefix:ARG` name looks up `prefix`), with the
+    modality of the file ARG names where the data set's modality depends on it."""
     key = name.split(":", 1)[0] if ":" in name else name
     if key not in _SOURCES:
         known = ", ".join(f"{n}:{s.arg}" if s.arg else n for n, s in sorted(_SOURCES.items()))
         raise DataError(f"unknown data set {name!r}; known: {known}")
-    return _SOURCES[key]
+    source = _SOURCES[key]
+    if source.modality_of is not None and ":" in name:
+        found = source.modality_of(name.split(":", 1)[1])
+        source = dataclasses.replace(source, modality=found or source.modality)
+    return source
 
 
 def coerce_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -284,4 +293,5 @@ from ganad_jax.data import defects as _defects  # noqa: E402,F401
 from ganad_jax.data import images as _images  # noqa: E402,F401
 from ganad_jax.data import series as _series  # noqa: E402,F401
 from ganad_jax.data import tabular as _tabular  # noqa: E402,F401
+from ganad_jax.data import user as _user  # noqa: E402,F401
 from ganad_jax.data.preprocess import Preprocessing  # noqa: E402

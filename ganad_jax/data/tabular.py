@@ -115,6 +115,29 @@ def tabular_dataset(
     )
 
 
+def odds_split(
+    y: np.ndarray,
+    test_fraction: float,
+    validation_fraction: float,
+    *,
+    test_every_anomaly: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample indices (train, validation, test) of the `odds` split of labels `y` (1 = anomaly).
+
+    A stratified split with the fixed protocol seed puts `test_fraction` of the normals and of
+    the anomalies into test; the other normals give train and validation (`validation_fraction`
+    of them). The other anomalies are dropped, or tested too with `test_every_anomaly`. The test
+    split depends on `y` and the fractions only."""
+    check_fraction("test_fraction", test_fraction)
+    check_fraction("validation_fraction", validation_fraction)
+    rest, test = stratified_hold_out(y, test_fraction, salt=23)
+    normal = rest[y[rest] == 0]
+    keep, val = hold_out(len(normal), validation_fraction, salt=29)
+    if test_every_anomaly:
+        test = np.union1d(test, rest[y[rest] != 0])
+    return normal[keep], normal[val], test
+
+
 def odds_protocol(
     name: str,
     frame: pd.DataFrame,
@@ -129,17 +152,12 @@ def odds_protocol(
     class_names: Sequence[str] = ("normal", "anomaly"),
 ) -> Dataset:
     """The `odds` protocol: stratified train/test split, normals only in train and validation."""
-    check_fraction("test_fraction", test_fraction)
-    check_fraction("validation_fraction", validation_fraction)
-    rest, test = stratified_hold_out(y, test_fraction, salt=23)
-    normal = rest[y[rest] == 0]
-    keep, val = hold_out(len(normal), validation_fraction, salt=29)
     return tabular_dataset(
         name,
         "odds",
         frame,
         y,
-        (normal[keep], normal[val], test),
+        odds_split(y, test_fraction, validation_fraction),
         scaling=scaling,
         impute_how=impute,
         options={"test_fraction": test_fraction, "validation_fraction": validation_fraction},
