@@ -1,6 +1,6 @@
 """The project's plain-text docstrings and pages as Python-Markdown reads them.
 
-Docstrings (and the README the pages come from) start a list on the line after its lead-in
+Docstrings (and the pages, first written as the README) start a list on the line after its lead-in
 ("Deviations, and why:" then "- ..."), which Python-Markdown reads as one paragraph unless a blank
 line comes between, and write placeholders such as `test/<defect>`, which it would take for HTML
 tags and drop. `as_markdown` adds the blank line and escapes the `<`; the griffe extension
