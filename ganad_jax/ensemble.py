@@ -66,6 +66,19 @@ class EnsembleDetector(Detector):
     mode: str = "pair"
 
     @property
+    def modalities(self) -> tuple[str, ...]:
+        """The base's: an ensemble takes what its members take."""
+        return self.base.modalities
+
+    @property
+    def description(self) -> str:
+        """What it is, of which base."""
+        return (
+            f"GAN ensemble ({self.n_generators}x{self.n_discriminators}, {self.mode}; "
+            f"Han et al., AAAI 2021) of {self.base.name}"
+        )
+
+    @property
     def spec(self) -> str:
         """The ensemble's shape and mode as the command line writes it, e.g. "3x3:pair"."""
         return f"{self.n_generators}x{self.n_discriminators}:{self.mode}"
@@ -274,8 +287,6 @@ def ensemble(
         init=init,
         train_step=train_step,
         score=score,
-        modalities=base.modalities,
-        description=f"GAN ensemble ({n_g}x{n_d}, {mode}; Han et al., AAAI 2021) of {base.name}",
         tiny=base.tiny,
         discriminators=base.discriminators,
         samples=None if base.samples is None else samples,
