@@ -57,6 +57,7 @@ def _print_report(report: dict, out: Path) -> None:
         f"F1 {report['f1']:.4f} at "
         + ("thresholds" if "folds" in report else f"threshold {report['threshold']:.4g}")
         + f" ({report['threshold_source']})"
+        + (f"; {report['steps']} updates" if "steps" in report else "")
     )
     print(f"report: {out / 'report.md'}")
 

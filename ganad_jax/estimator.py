@@ -25,7 +25,7 @@ from ganad_jax.data import DataError, Preprocessing
 from ganad_jax.data.preprocess import SCALINGS, fit_scaler, hold_out, numbered_columns
 from ganad_jax.detectors import FRACTION, SEED, ConfigError, Range, check_value, config_to_dict
 from ganad_jax.evaluate import ScoreArrays, fit_threshold, make_scorer, score_dataset
-from ganad_jax.train import TrainOptions, fit, restore
+from ganad_jax.train import TrainOptions, fit, plan_training, restore
 
 QUANTILE = Range(0, 1, closed_low=False)
 """The threshold quantiles allowed: in (0, 1)."""
@@ -43,6 +43,12 @@ class Estimator:
     `threshold_quantile` of their scores. Every argument is checked here, before any training:
     a bad one is a ConfigError naming it. `preprocessing_` is what `fit` fitted on X; `save`
     writes the fitted estimator as a run folder and `Estimator.load` reads it back.
+
+    Training follows `ganad train`: a training set smaller than `batch_size` is one batch, and
+    where the epochs make fewer updates than the detector's `min_updates` the fit trains the
+    epochs that make them; the same notes (and a warning when the model has fewer updates than
+    the minimum) go to stderr, and `fit` records them: `batch_size_used_`, `epochs_used_`,
+    `steps_` (the updates the model was trained for) and `training_notes_`.
     """
 
     model: str = ""
@@ -120,15 +126,20 @@ class Estimator:
         preprocessing = self._fit_preprocessing(raw)
         x = preprocessing.apply(raw, "X", resize=True)
         keep, val = hold_out(len(x), self.validation_fraction, salt=self.seed)
-        if len(keep) < self.config.batch_size:
+        options = TrainOptions(progress=self.progress)
+        try:
+            plan = plan_training(self.detector, self.config, len(keep), options)
+        except ValueError as err:
             raise DataError(
                 f"X: {len(keep)} samples to train on after holding back validation_fraction="
-                f"{self.validation_fraction:g}, fewer than one batch ({self.config.batch_size})"
-            )
-        options = TrainOptions(progress=self.progress)
+                f"{self.validation_fraction:g}: {err}"
+            ) from None
         state, self.history_ = fit(
             self.detector, self.config, x[keep], seed=self.seed, options=options
         )
+        warning = plan.shortfall(int(state.step))
+        self.batch_size_used_, self.epochs_used_ = plan.batch_size_used, plan.epochs_used
+        self.training_notes_ = [*plan.notes(), *([f"warning: {warning}"] if warning else [])]
         self._fitted(state, preprocessing, x.shape[1:])
         held_back = self._score(x[val]).value if len(val) else self._score(x[keep]).value
         source = "held-back training samples" if len(val) else "training samples"
@@ -138,6 +149,7 @@ class Estimator:
 
     def _fitted(self, state: Any, preprocessing: Preprocessing, shape: tuple[int, ...]) -> None:
         self.state_, self.preprocessing_, self.shape_ = state, preprocessing, tuple(shape)
+        self.steps_ = int(state.step)
         self._scorer = make_scorer(self.detector, self.config)
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:

@@ -204,12 +204,14 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
     seconds = report["train_seconds"]
     lines += ["", f"Training time: {'unknown' if seconds is None else f'{seconds:.1f} s'}."]
     if "steps" in report:
-        batch = report["config"]["batch_size"]
+        batch = report.get("batch_size_used", report["config"]["batch_size"])
         finished = "" if report["steps"] >= report["planned_steps"] else " (unfinished)"
         lines.append(
             f"Scored after {report['steps']} of {report['planned_steps']} training steps{finished}"
             f", batch {batch}."
         )
+    for note in report.get("training_notes", []):
+        lines.append(f"{note[0].upper()}{note[1:]}.")
     lines.append("")
     lines += [f"![{name}](plots/{name}.png)" for name in report.get("plots", [])]
     write_text(run_dir / "report.md", "\n".join(lines) + "\n")

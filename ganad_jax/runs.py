@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,15 @@ from ganad_jax.evaluate import (
     write_report,
 )
 from ganad_jax.train import (
+    TrainingPlan,
     TrainOptions,
+    data_shards,
     elapsed_seconds,
     fit,
     make_mesh,
     named_key,
+    plan_training,
     restore,
-    steps_per_epoch,
 )
 
 
@@ -241,11 +244,10 @@ def load_data(spec: RunSpec) -> datasets.Dataset:
     if len(ds.train) == 0:
         raise RunError(f"{spec.data}: the training split is empty")
     for part in ds.folds or (ds,):
-        if len(part.train) < spec.config.batch_size:
-            raise RunError(
-                f"{part.name}: {len(part.train)} training samples, fewer than one batch "
-                f"({spec.config.batch_size}); lower batch_size"
-            )
+        try:
+            plan(spec, len(part.train))
+        except ValueError as err:
+            raise RunError(f"{part.name}: {err}") from None
         if len(part.validation) == 0:
             raise RunError(
                 f"{part.name}: the validation split is empty, and the threshold is fitted on "
@@ -254,10 +256,29 @@ def load_data(spec: RunSpec) -> datasets.Dataset:
     return ds
 
 
+def plan(spec: RunSpec, n_train: int) -> TrainingPlan:
+    """The batch and epochs a run of `n_train` training samples trains with (`plan_training`:
+    a batch clamped to a small training set, epochs raised to the config's `min_updates`)."""
+    return plan_training(spec.detector, spec.config, n_train, spec.train, data_shards(spec.train))
+
+
 def planned_steps(spec: RunSpec, n_train: int) -> int:
-    """The training steps a run of `n_train` samples makes: its epochs, capped by max_steps."""
-    total = steps_per_epoch(n_train, spec.config.batch_size) * spec.config.epochs
-    return total if spec.train.max_steps is None else min(total, spec.train.max_steps)
+    """The training steps a run of `n_train` samples makes: its epochs (raised to the
+    detector's minimum of updates where they make fewer), capped by max_steps."""
+    return plan(spec, n_train).total_steps
+
+
+def training_summary(plan: TrainingPlan, steps: int) -> dict[str, Any]:
+    """What the report records of how the run trained: the batch each step took, the epochs,
+    and the notes and warning the terminal showed (see `TrainingPlan`)."""
+    warning = plan.shortfall(steps)
+    return {
+        "steps": steps,
+        "planned_steps": plan.total_steps,
+        "batch_size_used": plan.batch_size_used,
+        "epochs_used": plan.epochs_used,
+        "training_notes": [*plan.notes(), *([f"warning: {warning}"] if warning else [])],
+    }
 
 
 def _check_resumable(spec: RunSpec, out: Path) -> None:
@@ -403,9 +424,34 @@ def _fit_folds(spec: RunSpec, out: Path, ds: datasets.Dataset, resume: bool) -> 
             options=options,
             resume=resume,  # a fold with no checkpoint yet starts from step 0
             validation_x=fold.validation.x,
+            announce=False,  # one summary line for all folds below, not one per fold
         )
         states.append(state)
+    plans = [plan(spec, len(fold.train)) for fold in ds.folds]
+    _announce_folds(plans, [int(state.step) for state in states])
     return states
+
+
+def _announce_folds(plans: list[TrainingPlan], steps: list[int]) -> None:
+    """One stderr line saying how many folds trained with a clamped batch, more epochs than
+    configured or fewer updates than the minimum (each fold's notes are in report.json)."""
+    counts = {
+        "a batch clamped to their training set": sum(
+            p.batch_size_used != p.batch_size for p in plans
+        ),
+        "epochs raised to the minimum of updates": sum(p.epochs_used != p.epochs for p in plans),
+        "fewer updates than the minimum": sum(
+            p.shortfall(n) is not None for p, n in zip(plans, steps, strict=True)
+        ),
+    }
+    found = [f"{count} with {what}" for what, count in counts.items() if count]
+    if found and distributed.is_primary():
+        kind = "warning" if counts["fewer updates than the minimum"] else "note"
+        print(
+            f"ganad: {kind}: of {len(plans)} folds, {', '.join(found)} "
+            "(each fold's training_notes are in report.json)",
+            file=sys.stderr,
+        )
 
 
 def _fold_dir(out: Path, index: int) -> Path:
@@ -444,8 +490,7 @@ def _evaluate_folds(
         predicted.append(heads[test.default][-1] > threshold)
         per_fold[fold.name] = {
             **series.point_metrics(fold_labels, heads[test.default][-1], threshold, oracle=False),
-            "steps": int(state.step),
-            "planned_steps": planned_steps(spec, len(fold.train)),
+            **training_summary(plan(spec, len(fold.train)), int(state.step)),
         }
         train_points = series.split_points(fold.validation)
         q_reference = series.pca_residual_scores(train_points, train_points)
@@ -467,6 +512,9 @@ def _evaluate_folds(
         "folds": per_fold,
         "steps": sum(f["steps"] for f in per_fold.values()),
         "planned_steps": sum(f["planned_steps"] for f in per_fold.values()),
+        "training_notes": [
+            f"{name}: {note}" for name, f in per_fold.items() for note in f["training_notes"]
+        ],
         "baseline": {
             "pca_q": series.pooled_metrics(labels, base_scores, base_predicted, oracle=False)
         },
@@ -505,8 +553,7 @@ def evaluate_run(
         validation.value, spec.evaluation.threshold_quantile, "validation normals"
     )
     result = evaluate_scores(ds.test.y, test, threshold, oracle=spec.evaluation.oracle)
-    result["steps"] = int(state.step)
-    result["planned_steps"] = planned_steps(spec, len(ds.train))
+    result.update(training_summary(plan(spec, len(ds.train)), int(state.step)))
     if primary:
         _write_scores(
             out,

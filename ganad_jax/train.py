@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 import zlib
@@ -103,28 +104,155 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return n // batch_size
 
 
-_STEPS: dict[tuple[int, int], tuple[Detector, Any, Callable]] = {}
+@dataclasses.dataclass(frozen=True)
+class TrainingPlan:
+    """What a run of `n` training samples makes of its config: the batch each step takes and the
+    epochs it trains (see `plan_training`). `notes` and `shortfall` are the sentences the
+    terminal and the report show; the config itself is never changed."""
+
+    model: str
+    n: int
+    batch_size: int
+    batch_size_used: int
+    batch_multiple: int
+    steps_per_epoch: int
+    epochs: int
+    epochs_used: int
+    min_updates: int
+    max_steps: int | None
+
+    @property
+    def total_steps(self) -> int:
+        """The steps the run makes: its epochs (raised to the minimum), capped by max_steps."""
+        total = self.steps_per_epoch * self.epochs_used
+        return total if self.max_steps is None else min(total, self.max_steps)
+
+    def notes(self) -> list[str]:
+        """Where the run departs from its config: a clamped batch, epochs raised to the
+        detector's minimum of updates (empty when neither happened)."""
+        notes = []
+        if self.batch_size_used != self.batch_size:
+            fitted = f"each step takes {self.batch_size_used}"
+            if self.batch_size_used != self.n:
+                fitted += f" (the largest multiple of {self.batch_multiple} that fits)"
+            notes.append(
+                f"the training set has {self.n} samples, fewer than batch_size "
+                f"{self.batch_size}: {fitted}"
+            )
+        if self.epochs_used != self.epochs:
+            per_epoch = self.steps_per_epoch
+            notes.append(
+                f"{_count(self.epochs, 'epoch')} of {_count(per_epoch, 'step')} "
+                f"{'makes' if self.epochs == 1 else 'make'} "
+                f"{_count(self.epochs * per_epoch, 'update')}, fewer than {self.model}'s "
+                f"minimum of {self.min_updates} (min_updates): training "
+                f"{_count(self.epochs_used, 'epoch')} = "
+                f"{_count(self.epochs_used * per_epoch, 'update')}"
+            )
+        return notes
+
+    def shortfall(self, steps: int) -> str | None:
+        """The warning for a model trained `steps` updates, fewer than the minimum (None when
+        it has the minimum, or min_updates is 0)."""
+        if steps >= self.min_updates:
+            return None
+        if self.max_steps is not None and self.max_steps < self.min_updates:
+            why = f"max_steps={self.max_steps} stopped it"
+        else:
+            why = "early stopping ended the run or kept an earlier state, or it is unfinished"
+        return (
+            f"the model was trained for {_count(steps, 'update')}, below {self.model}'s minimum of "
+            f"{self.min_updates} (min_updates): {why}"
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def plan_training(
+    detector: Detector, config: Any, n: int, options: TrainOptions = TrainOptions(), shards: int = 1
+) -> TrainingPlan:
+    """The batch and epochs of a run on `n` training samples split over `shards` data shards.
+
+    A training set smaller than `config.batch_size` is one batch: the batch used is `n`, rounded
+    down to a multiple of the shard count and of the config's `batch_multiple` (n_critic for the
+    GANs that split a step's batch over critic updates); ValueError where that leaves nothing.
+    Where the config's epochs make fewer than its `min_updates` steps, the run trains the fewest
+    whole epochs that make them (whole epochs keep data order and resume as they are); a run
+    whose epochs make enough is planned exactly as its config says.
+    """
+    if n == 0:
+        raise ValueError("the training set is empty")
+    batch = config.batch_size
+    multiple = math.lcm(shards, getattr(config, "batch_multiple", 1))
+    used = batch if n >= batch else n - n % multiple
+    if used == 0:
+        raise ValueError(
+            f"the training set ({n}) is smaller than one batch: a batch of {detector.name} here "
+            f"is a multiple of {multiple} (its batch_multiple and the data shards)"
+        )
+    per_epoch = steps_per_epoch(n, used)
+    minimum = getattr(config, "min_updates", 0)
+    epochs = config.epochs
+    if per_epoch * epochs < minimum:
+        epochs = -(-minimum // per_epoch)
+    return TrainingPlan(
+        model=detector.name,
+        n=n,
+        batch_size=batch,
+        batch_size_used=used,
+        batch_multiple=multiple,
+        steps_per_epoch=per_epoch,
+        epochs=config.epochs,
+        epochs_used=epochs,
+        min_updates=minimum,
+        max_steps=options.max_steps,
+    )
+
+
+def data_shards(options: TrainOptions) -> int:
+    """How many data shards a run with `options` splits each batch over (1 on one device)."""
+    if options.devices == 1 and jax.process_count() == 1:
+        return 1
+    return make_mesh(options.devices, options.ensemble_shards).shape["data"]
+
+
+def _announce(lines: list[str | None], kind: str = "note") -> None:
+    """Print the plan's notes (or a shortfall warning) on stderr, from the primary process."""
+    if jax.process_index() == 0:
+        for line in lines:
+            if line:
+                print(f"ganad: {kind}: {line}", file=sys.stderr)
+
+
+_STEPS: dict[tuple[int, int, int], tuple[Detector, Any, Callable]] = {}
 _MAX_STEPS = 32
 
 
-def make_train_step(detector: Detector, config: Any) -> Callable[..., tuple[State, dict]]:
-    """`step(state, data, perm, index, key)`: gathers batch `index` of the epoch permutation from
-    the device-resident data and runs the detector's step; compiled once, state donated.
+def make_train_step(
+    detector: Detector, config: Any, batch_size: int | None = None
+) -> Callable[..., tuple[State, dict]]:
+    """`step(state, data, perm, index, key)`: gathers batch `index` (of `batch_size`, default the
+    config's) of the epoch permutation from the device-resident data and runs the detector's
+    step; compiled once, state donated.
 
-    The jitted step is kept per (detector, config) object, so fits that share them (the folds of
-    a per-file protocol, repeated fits in one process) compile it once. Configs are immutable."""
-    key = (id(detector), id(config))
+    The jitted step is kept per (detector, config) object and batch size, so fits that share them
+    (the folds of a per-file protocol, repeated fits in one process) compile it once. Configs are
+    immutable."""
+    batch_size = config.batch_size if batch_size is None else batch_size
+    key = (id(detector), id(config), batch_size)
     if key not in _STEPS:
         if len(_STEPS) >= _MAX_STEPS:
             _STEPS.pop(next(iter(_STEPS)))
         # the detector and config stay referenced, so their ids are not reused while cached
-        _STEPS[key] = (detector, config, _jit_train_step(detector, config))
+        _STEPS[key] = (detector, config, _jit_train_step(detector, config, batch_size))
     return _STEPS[key][2]
 
 
-def _jit_train_step(detector: Detector, config: Any) -> Callable[..., tuple[State, dict]]:
-    batch_size = config.batch_size
-
+def _jit_train_step(
+    detector: Detector, config: Any, batch_size: int
+) -> Callable[..., tuple[State, dict]]:
     def step(state, data, perm, index, key):
         idx = jax.lax.dynamic_slice_in_dim(perm, index * batch_size, batch_size)
         return detector.train_step(config, state, jnp.take(data, idx, axis=0), key)
@@ -194,12 +322,16 @@ def shard_rows(x: np.ndarray, mesh: Mesh) -> jax.Array:
 
 
 def make_sharded_train_step(
-    detector: Detector, config: Any, mesh: Mesh, state_sharding: State
+    detector: Detector,
+    config: Any,
+    mesh: Mesh,
+    state_sharding: State,
+    batch_size: int | None = None,
 ) -> Callable[..., tuple[State, dict]]:
     """`make_train_step` on a mesh: `step(state, data, perm, index, key_data)` gathers the batch
     from the row-sharded data, shards it over "data" and keeps the state's sharding; the key comes
     as raw key data so that every argument is a global array."""
-    batch_size = config.batch_size
+    batch_size = config.batch_size if batch_size is None else batch_size
     if batch_size % mesh.shape["data"]:
         raise ValueError(
             f"batch_size {batch_size} must be a multiple of the {mesh.shape['data']} data shards"
@@ -332,6 +464,7 @@ def fit(
     options: TrainOptions = TrainOptions(),
     resume: bool = False,
     validation_x: np.ndarray | None = None,
+    announce: bool = True,
 ) -> tuple[State, list[dict[str, float]]]:
     """Train `detector` on `train_x` (normal samples only) and return (state, logged metrics).
 
@@ -341,26 +474,31 @@ def fit(
     run logged or saved after that step. Each checkpoint records the training seconds so far,
     summed over resumed runs (`elapsed_seconds`). `validation_x` (held-back normals) enables
     early stopping when `options.validate_every` is set (see `TrainOptions`).
+
+    The batch and the number of epochs follow `plan_training`: a training set smaller than one
+    batch is one batch, and epochs that make fewer than the config's `min_updates` steps are
+    raised to make them; `announce` prints where that happened (and, after training, a warning
+    when the returned state has fewer updates than the minimum) on stderr.
     """
     started = time.perf_counter()
     if resume and run_dir is None:
         raise ValueError("resume needs the run_dir to resume from")
     n = len(train_x)
-    per_epoch = steps_per_epoch(n, config.batch_size)
-    total = per_epoch * config.epochs
-    if options.max_steps is not None:
-        total = min(total, options.max_steps)
-
-    key = jax.random.key(seed)
-    step_key, data_key = named_key(key, "step"), named_key(key, "data")
     mesh = None
     if options.devices != 1 or jax.process_count() > 1:
         mesh = make_mesh(options.devices, options.ensemble_shards)
+    plan = plan_training(detector, config, n, options, 1 if mesh is None else mesh.shape["data"])
+    per_epoch, total, batch_size = plan.steps_per_epoch, plan.total_steps, plan.batch_size_used
+    if announce:
+        _announce(plan.notes())
+
+    key = jax.random.key(seed)
+    step_key, data_key = named_key(key, "step"), named_key(key, "data")
     if mesh is None:
         data = jax.device_put(jnp.asarray(train_x))
-        state = detector.init(config, named_key(key, "init"), data[: config.batch_size])
+        state = detector.init(config, named_key(key, "init"), data[:batch_size])
     else:
-        sample = jnp.asarray(train_x[: config.batch_size])
+        sample = jnp.asarray(train_x[:batch_size])
         state = detector.init(config, named_key(key, "init"), sample)
         sharding = state_shardings(detector, state, mesh)
         state, data = place(state, sharding), shard_rows(np.asarray(train_x), mesh)
@@ -393,9 +531,9 @@ def fit(
     start = int(state.step)
 
     if mesh is None:
-        step_fn = make_train_step(detector, config)
+        step_fn = make_train_step(detector, config, batch_size)
     else:
-        step_fn = make_sharded_train_step(detector, config, mesh, sharding)
+        step_fn = make_sharded_train_step(detector, config, mesh, sharding, batch_size)
     show = options.progress and primary
     log = _Log(run_dir if primary else None, start)
     history: list[dict[str, float]] = []
@@ -432,7 +570,7 @@ def fit(
                         f"training stopped; last good checkpoint: {where}"
                     )
                 now = time.perf_counter()
-                values["samples_per_s"] = (done - tick_step) * config.batch_size / (now - tick)
+                values["samples_per_s"] = (done - tick_step) * batch_size / (now - tick)
                 tick, tick_step = now, done
                 history.append({"step": done, **values})
                 log.write(done, values)
@@ -456,6 +594,8 @@ def fit(
             best.close()
     if best is not None and best.state is not None:
         state = jax.tree.map(jnp.asarray, best.state)
+    if announce:
+        _announce([plan.shortfall(int(state.step))], "warning")
     if jax.process_count() > 1:
         # Every process gets the whole state on its own device, for local scoring.
         from jax.experimental import multihost_utils

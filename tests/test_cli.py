@@ -98,7 +98,11 @@ def _refused(capsys, argv, message, tmp_path=None):
         (["train", "ganomaly", "--set", "epochs=many"], "epochs expects int"),
         (["train", "ganomaly", "--set", "image_size=20"], "power of two"),
         (["train", "ganomaly", "--set", "anomaly_class=42"], "anomaly_class=42 does not exist"),
-        (["train", "ganomaly", "--set", "batch_size=100000"], "fewer than one batch"),
+        (  # a training set smaller than one batch is one batch, unless no multiple fits
+            ["train", "wgan", "--data", "breast-cancer"]
+            + ["--set", "n_critic=100000", "--set", "batch_size=100000"],
+            "smaller than one batch",
+        ),
     ],
 )
 def test_bad_training_input(capsys, tmp_path, argv, message):

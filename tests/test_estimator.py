@@ -6,12 +6,19 @@ import numpy as np
 import optax
 import pytest
 
-from ganad_jax import EGBAD, MADGAN, Estimator, GANomaly
+from ganad_jax import EGBAD, MADGAN, Estimator, FAnoGAN, GANomaly
 from ganad_jax.data import DataError
 from ganad_jax.detectors import ConfigError
 
-TINY = {"image_size": 16, "latent": 8, "features": 8, "batch_size": 8, "epochs": 1}
-TINY_ROWS = {"latent": 4, "batch_size": 8, "epochs": 1, "encoder_widths": (8,)}
+TINY = {
+    "image_size": 16,
+    "latent": 8,
+    "features": 8,
+    "batch_size": 8,
+    "epochs": 1,
+    "min_updates": 0,
+}
+TINY_ROWS = {"latent": 4, "batch_size": 8, "epochs": 1, "encoder_widths": (8,), "min_updates": 0}
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +85,11 @@ def test_arguments_are_checked_before_training(arguments, message):
 
 
 def test_too_few_samples_fail_before_training():
-    with pytest.raises(DataError, match=r"X: 7 samples to train on .* fewer than one batch \(8\)"):
-        EGBAD(**TINY_ROWS, validation_fraction=0.2).fit(np.ones((9, 5)))
+    # fewer samples than one batch are one batch (tests/test_small_tables.py), but not fewer
+    # than the batch multiple: f-AnoGAN splits a step's batch over its n_critic critic updates
+    message = r"X: 4 samples to train on after .*=0.2: .* smaller than one batch: .* multiple of 5"
+    with pytest.raises(DataError, match=message):
+        FAnoGAN(validation_fraction=0.2).fit(np.ones((5, 5)))
 
 
 def test_tables_and_windows(rows_fitted):

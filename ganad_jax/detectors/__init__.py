@@ -254,7 +254,7 @@ FIELD_RANGES: dict[str, Range] = {
         COUNT,
     ),
     **dict.fromkeys(
-        ("adversarial_ramp_steps", "gan_steps", "inversion_steps", "search_steps"),
+        ("adversarial_ramp_steps", "gan_steps", "inversion_steps", "search_steps", "min_updates"),
         NON_NEGATIVE_COUNT,
     ),
     **dict.fromkeys(("search_seed", "inversion_seed"), SEED),

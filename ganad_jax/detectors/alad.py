@@ -24,7 +24,10 @@ for images and off for rows by default, as in the code (its tabular networks ign
 Early stopping (the paper's, on validation normals, never on test) is a training option of the
 generic loop: `--set validate_every=N --set patience=P` keeps the state with the lowest mean
 default score over the validation normals (the released code's criterion) and stops after P
-evaluations without improvement; epochs (a command-line argument of the code) default to 100.
+evaluations without improvement; epochs (a command-line argument of the code) default to 100,
+and a run makes at least 2,000 training steps (`min_updates`, the BiGAN family's minimum, see
+`bigan.py`: PyOD's ALAD makes 2,000 updates on 320 rows); early stopping may keep an earlier
+state, which the report then flags.
 
 Deviations, and why:
 - images use the DCGAN encoder/decoder (`nn/dcgan.py`) and DCGAN convolution stacks in the

@@ -13,7 +13,9 @@ building block (`detectors/gan.py`). Scoring searches the latent space for each 
 Heads: "anomaly", "residual" R(z*), "discrimination" D(z*); anomaly map |x - G(z*)| (channel mean).
 The search is `search.latent_search`: jitted, vmapped over the batch, one optimizer state per
 sample. Defaults: the paper's lambda = 0.1 and 500 steps, DCGAN's training defaults (64x64 images,
-latent 100, z ~ U(-1, 1)). For tabular rows the networks are MLPs (as PyOD's AnoGAN).
+latent 100, z ~ U(-1, 1), and at least 2,000 training steps, `min_updates`: on a small table
+PyOD's AnoGAN makes 2,000-3,500 updates where 25 epochs of batch 128 make 25-50, see `gan.py`).
+For tabular rows the networks are MLPs (as PyOD's AnoGAN).
 
 Choices where the paper is silent, and deviations:
 - the search optimizer is Adam with learning rate 0.01 (the paper says back-propagation; 0.01 is

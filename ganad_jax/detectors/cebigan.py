@@ -24,7 +24,8 @@ Choices where the paper is silent (all config fields):
   discriminator's image features phi (head "fm", default), or the cross-entropy variant; the
   parts are heads too;
 - optimiser and sizes are BiGAN's (Adam(2e-4, beta1 0.5), batch 128, latent 50) with the DCGAN
-  networks for images and the EGBAD/ALAD tabular MLPs for rows; 100 epochs;
+  networks for images and the EGBAD/ALAD tabular MLPs for rows; 100 epochs and at least 2,000
+  training steps (`min_updates`, the family's minimum, see `bigan.py`);
 - no spectral normalisation (Miyato and Koyama pair the projection discriminator with it; the
   paper does not say; `optimizers` and the network fields stay open to such changes).
 """

@@ -57,6 +57,8 @@ class DEDGANConfig(FamilyConfig):
       random, and the adversarial term nears its full weight after three ramps. T counts training
       steps (what a step can see), default 1000, about a third of 15 epochs over 13,000 images at
       batch 64; set it to about a third of a run's steps; 0 turns the ramp off;
+    - at least 600 training steps (`min_updates`, GANomaly's minimum, see `ganomaly.py`): on
+      KolektorSDD's 136 training images 15 epochs are 30 steps;
     - encoders have no BatchNorm on their first layer (DCGAN practice), decoders end in tanh;
     - the score is the mean squared distance of the two codes ("latent"); "reconstruction", the
       L1 of x and x2, is a second head.
@@ -185,6 +187,7 @@ DETECTOR = register(
             "features": 8,
             "batch_size": 8,
             "epochs": 1,
+            "min_updates": 0,
             "adversarial_ramp_steps": 2,
         },
     )

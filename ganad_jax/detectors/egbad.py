@@ -17,7 +17,9 @@ Defaults are the paper's KDD Cup 99 setting from the released code: latent 32, E
 units, D 128-unit x and z branches and joint layer, LeakyReLU 0.1 in D, dropout 0.2 in D,
 Adam(1e-5, beta1 0.5), batch 50. The released code's MNIST setting is latent 200, batch 100,
 dropout 0.5 (`--set latent=200 --set batch_size=100 --set dropout=0.5`). Epochs are a
-command-line argument of the released code; 50 here (our choice).
+command-line argument of the released code; 50 here (our choice), and at least 2,000 training
+steps (`min_updates`, the BiGAN family's minimum, see `bigan.py`; 50 epochs of batch 50 are 100
+steps on a table of 100-150 rows).
 
 Deviations, and why:
 - images use the DCGAN encoder/decoder/convolution stack (`nn/dcgan.py`, 32x32) instead of the

@@ -28,7 +28,11 @@ trained (the `phase` metric says which phase a step ran).
 Defaults follow the released code: latent 128, z ~ N(0, 1), n_critic 5, lambda 10, Adam(1e-4,
 betas (0, 0.9)) for G and D, RMSProp(5e-5) for E, kappa 1, 64x64 images. `gan_steps` 5,000 and
 100 epochs are ours: the released code trains the WGAN for 7 epochs of its (unpublished) data set
-and the encoder for 50,000 updates, which 10,000 phase-2 steps give.
+and the encoder for 50,000 updates, which 10,000 phase-2 steps give. So the minimum of training
+steps (`min_updates`) is 15,000 = `gan_steps` + those 10,000: where the epochs make fewer (a small
+table's 100 epochs of one batch are 100 steps, all of them in phase 1, so the encoder would never
+train), the run trains the fewest whole epochs that make 15,000. Change it with `gan_steps`
+(gan_steps + the encoder steps wanted); 0 trains the epochs as given.
 
 Deviations, and why:
 - DCGAN networks (critic with LayerNorm, encoder = the DCGAN encoder with BatchNorm, as the released
@@ -68,6 +72,7 @@ class FAnoGANConfig(gan.WGANGPConfig):
 
     latent: int = 128
     epochs: int = 100
+    min_updates: int = 15000
     gan_steps: int = 5000
     scheme: str = "izif"
     kappa: float = 1.0

@@ -27,6 +27,13 @@ rows. Defaults are the papers' (DCGAN: Adam 2e-4, beta1 0.5, batch 128, z ~ U(-1
 WGAN: RMSProp 5e-5, clip 0.01, n_critic 5, z ~ N(0, 1); WGAN-GP: Adam 1e-4, betas (0, 0.9),
 lambda 10, n_critic 5, LayerNorm critic); 25 epochs (the reference PyTorch code's `niter`).
 
+A minimum of 2,000 training steps (`min_updates`, also AnoGAN's): where the epochs make fewer,
+as on small tables (25 epochs of batch 128 are 25-50 steps on 200-300 rows), the run trains the
+fewest whole epochs that make 2,000, the order of what PyOD's AnoGAN, the tabular reference,
+makes there (500 epochs of batch 32: 2,000 updates on 128 rows, 3,500 on 200). Runs whose epochs
+already make 2,000 steps (an image set of 10,000 samples or more) are unchanged; 0 turns it off.
+A step counts once however many critic updates it holds (WGAN's generator iterations).
+
 Deviations, and why:
 - WGAN's reference code runs 100 critic iterations for the first 25 generator iterations and
   every 500th; not done (one `n_critic` keeps one compiled step);
@@ -70,7 +77,10 @@ class DCGANConfig:
     """GAN hyper-parameters; the defaults are DCGAN's (WGANConfig and WGANGPConfig change them).
 
     `batch_size` counts the real samples of one train_step: `n_critic` critic updates of
-    batch_size // n_critic samples each. `hidden` are the MLP widths used for tabular rows.
+    batch_size // n_critic samples each (a training set smaller than one batch is one batch, cut
+    to a multiple of n_critic). `min_updates` (2,000) is the fewest train steps a run makes: its
+    epochs are raised to make them (0: the epochs as given). `hidden` are the MLP widths used for
+    tabular rows.
     `optimizers` may replace the optimizer of "g" and/or "d" with any optax transformation.
     """
 
@@ -88,6 +98,7 @@ class DCGANConfig:
     critic_norm: str = "batch"
     batch_size: int = 128
     epochs: int = 25
+    min_updates: int = 2000
     optimizer: str = "adam"
     lr: float = 2e-4
     beta1: float = 0.5
@@ -112,6 +123,12 @@ class DCGANConfig:
                 "the gradient penalty is per example: a wasserstein-gp critic cannot use "
                 "BatchNorm (set critic_norm=layer or none)"
             )
+
+    @property
+    def batch_multiple(self) -> int:
+        """What every batch size must be a multiple of: a step splits its batch into `n_critic`
+        critic sub-batches (the trainer clamps a batch to a small training set by it)."""
+        return self.n_critic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -377,6 +394,7 @@ TINY = {
     "hidden": (8,),
     "batch_size": 8,
     "epochs": 1,
+    "min_updates": 0,
 }
 """Small networks for tests and smoke benchmarks (shared by the detectors built on these GANs)."""
 

@@ -34,7 +34,8 @@ class FamilyConfig:
     one value per example (weigh it in the detector's `generator_weights`); `optimizers` may
     replace the Adam of "g" and/or "d" with any optax transformation; `score_head` is one of the
     class's SCORE_HEADS; `map_sigma` is the standard deviation in pixels of the Gaussian that
-    smooths the anomaly map (0: the raw residual).
+    smooths the anomaly map (0: the raw residual). `min_updates` (600) is the fewest train steps
+    a run makes: its epochs are raised to make them (0: the epochs as given).
     """
 
     SCORE_HEADS: ClassVar[tuple[str, ...]] = ("latent", "reconstruction")
@@ -43,6 +44,7 @@ class FamilyConfig:
     features: int = 64
     batch_size: int = 64
     epochs: int = 15
+    min_updates: int = 600
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999

@@ -20,7 +20,12 @@ is `anomaly_map` (N, T, D), from which `ganad_jax.series` maps scores back to ti
 
 Defaults follow the released code: window 30 (step 10 in the data), latent 15, one LSTM layer of
 100 units in G and in D, batch 500, 100 epochs, G trained with Adam (1e-3, TF defaults) three
-times per D update, D with plain SGD (0.1), lambda 0.8, RMSProp (0.1) for the inversion.
+times per D update, D with plain SGD (0.1), lambda 0.8, RMSProp (0.1) for the inversion. No
+minimum of training steps (`min_updates` 0, where the other detectors have one): the released
+code's schedule is for SWaT and WADI, whose windows make thousands of steps, and it says nothing
+for short series; SKAB's protocol trains one model per file at a budget of its own
+(`experiments/mad_gan_skab_leaderboard.py`). Set it for short series; a training set smaller
+than one batch is one batch.
 
 Deviations from the paper and the released code, and why:
 - the inversion minimises the squared error for a fixed number of steps (100), not 1 - an RBF
@@ -74,6 +79,7 @@ class MADGANConfig:
     output_activation: str = "tanh"
     batch_size: int = 500
     epochs: int = 100
+    min_updates: int = 0
     lr: float = 1e-3
     beta1: float = 0.9
     beta2: float = 0.999

@@ -12,6 +12,8 @@ Generator G: a U-Net (nn/unet.py), x' = G(x). Discriminator D: the DCGAN classif
 (score heads "reconstruction" R, "latent" L and "combined" A, the default; anomaly map |x - x'|).
 Defaults are the paper's: w_adv = 1, w_con = 40, w_lat = 1, lambda = 0.9, Adam(2e-4, beta1 0.5),
 batch 64, 32x32 images, 15 epochs; the released code uses w_con = 50 (`generator_weights`).
+At least 600 training steps (`min_updates`, GANomaly's minimum, see `ganomaly.py`): on KolektorSDD
+the defaults' 15 epochs are 30 steps.
 
 Deviations from the paper and the released code, and why:
 - R and L are mean squared distances, as the released code computes them (the paper writes an L1
@@ -125,6 +127,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        tiny={"image_size": 16, "features": 8, "batch_size": 8, "epochs": 1},
+        tiny={"image_size": 16, "features": 8, "batch_size": 8, "epochs": 1, "min_updates": 0},
     )
 )
