@@ -6,6 +6,7 @@ import dataclasses
 
 import jax
 import numpy as np
+import pytest
 
 from ganad_jax import detectors
 
@@ -22,6 +23,18 @@ def tiny_config(name: str, **overrides):
 def cases() -> list[tuple[str, str]]:
     """(detector, modality) for every registered detector and every kind of data it takes."""
     return [(name, m) for name in detectors.names() for m in detectors.get(name).modalities]
+
+
+def case_params() -> list:
+    """`cases()` as pytest params ("name/modality"): a detector's image case is marked slow
+    where it also takes tables, so the fast tier (`-m "not slow"`) meets every detector once, on
+    the data it compiles fastest for, and the whole suite on all of them."""
+    params = []
+    for name, modality in cases():
+        slow = modality == "image" and len(detectors.get(name).modalities) > 1
+        marks = (pytest.mark.slow,) if slow else ()
+        params.append(pytest.param((name, modality), id=f"{name}/{modality}", marks=marks))
+    return params
 
 
 def sample_inputs(name: str, config, n: int, seed: int = 0, modality: str | None = None):

@@ -40,6 +40,7 @@ def test_bench_json_and_table(capsys):
     assert "ganomaly" in table and ("torch train/s" in table) == with_torch
 
 
+@pytest.mark.slow
 def test_bench_search_and_ensemble_figures(capsys):
     """A latent-search detector gets its batched search timed against per-sample loops; with
     --ensemble, n x n ensembles are timed against the detector alone."""
@@ -95,6 +96,7 @@ def _xla_macs(fn, *args) -> float:
     return jax.jit(fn).lower(*args).compile().cost_analysis()["flops"] / 2
 
 
+@pytest.mark.slow
 def test_exact_count_matches_xla_cost_analysis():
     """Without border padding, on the plain formulation, the count is what XLA counts: within 3%
     (XLA adds elementwise FLOPs) for each network's forward and backward pass; within 5% for whole

@@ -11,6 +11,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from helpers import sample_inputs, tiny_config, trees_equal
 
 from ganad_jax import detectors, losses
@@ -65,6 +66,7 @@ def test_alad_has_three_discriminators_and_four_scores():
     assert "eg_cycle_z" not in metrics
 
 
+@pytest.mark.slow
 def test_alad_spectral_norm_state_lives_in_batch_stats():
     # Images default to spectral normalisation (as the paper's code); its power-iteration vectors
     # are state: updated by training, left alone by scoring.
@@ -122,6 +124,7 @@ def test_ema_decay_scores_with_the_averaged_weights():
     )
 
 
+@pytest.mark.slow
 def test_moving_average_is_checkpointed_and_resumed(tmp_path):
     config = tiny_config("egbad", ema_decay=0.5)
     x = sample_inputs("egbad", config, 4 * config.batch_size, modality="tabular")
@@ -182,6 +185,7 @@ def test_experiment_tables_group_seeds_and_read_dotted_metrics(tmp_path, monkeyp
     assert run.folder_name(runs[0].command()) == runs[0].command().replace(" ", "_")
 
 
+@pytest.mark.slow
 def test_alad_early_stops_on_arrhythmia_validation_normals(data_dir, tmp_path):
     from ganad_jax import runs
 

@@ -86,6 +86,7 @@ def test_a_write_cut_short_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     checkpoints.close()
 
 
+@pytest.mark.slow
 def test_train_seconds_add_up_over_resumed_runs(tmp_path):
     config = tiny_config("egbad", epochs=2)
     x = sample_inputs("egbad", config, 2 * config.batch_size, modality="tabular")

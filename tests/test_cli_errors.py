@@ -268,6 +268,7 @@ def _ganad(*args: str, **kwargs) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_the_installed_command_prints_one_line_for_bad_input(tmp_path):
     process = _ganad("train", "ganomaly", "--set", "batch_size=0", cwd=tmp_path)
     _, err = process.communicate(timeout=120)
@@ -278,6 +279,7 @@ def test_the_installed_command_prints_one_line_for_bad_input(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_last_checkpoint_and_exits_130(tmp_path):
     out = tmp_path / "run"
     settings = [a if a != "max_steps=4" else "max_steps=100000" for a in TINY]

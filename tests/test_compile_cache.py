@@ -58,6 +58,7 @@ def _train(tmp_path: Path, name: str, cache: str) -> dict:
     return result
 
 
+@pytest.mark.slow
 def test_second_run_loads_the_first_runs_programs(tmp_path):
     cache = tmp_path / "xla"
     first = _train(tmp_path, "first", str(cache))

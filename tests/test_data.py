@@ -162,6 +162,7 @@ def cifar(root) -> data.Dataset:
     return data.load("cifar10", anomaly_class="cat")
 
 
+@pytest.mark.slow
 def test_cifar10_jpeg_zips_and_cache(root, cifar, monkeypatch):
     check_protocol(cifar, (32, 32, 3))
     assert cifar.class_names[3] == "cat" and len(cifar.class_names) == 10
@@ -202,6 +203,7 @@ def test_cifar10_python_batches(root, cifar, tmp_path, monkeypatch):
     np.testing.assert_array_equal(ds.test.classes, labels[50:60])
 
 
+@pytest.mark.slow
 def test_kddcup99_dagmm_protocol(root):
     ds = data.load("kddcup99")
     assert ds.protocol == "kdd99-dagmm"

@@ -7,17 +7,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import cases, replace, sample_inputs, tiny_config, trees_equal
+from helpers import case_params, replace, sample_inputs, tiny_config, trees_equal
 
 from ganad_jax import detectors
 from ganad_jax.evaluate import make_scorer, score_dataset
 from ganad_jax.train import TrainOptions, fit
 
-CASES = cases()
 QUIET = TrainOptions(progress=False, log_every=1)
 
 
-@pytest.fixture(scope="module", params=CASES, ids=["/".join(c) for c in CASES])
+@pytest.fixture(scope="module", params=case_params())
 def case(request):
     """Detector, tiny config, a small training set of one modality, a state trained a few steps."""
     name, modality = request.param

@@ -135,6 +135,7 @@ def pair_run(tmp_path_factory):
     return tmp, tmp / "straight", _finish(_start_pair(tmp, outputs, tmp / "straight"), outputs)
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one(pair_run):
     _, _, processes = pair_run
     x = sample_inputs("egbad", CONFIG, 4 * CONFIG.batch_size + 1, modality="tabular")
@@ -147,6 +148,7 @@ def test_two_processes_train_like_one(pair_run):
             np.testing.assert_allclose(value, want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_dead_process_stops_the_other_and_the_pair_resumes(pair_run):
     tmp, straight, processes = pair_run
     run_dir = tmp / "killed"

@@ -47,6 +47,7 @@ def test_unet_widths_and_skips():
         unet_widths(48, 8)
 
 
+@pytest.mark.slow
 def test_skip_connections_carry_fine_detail():
     # one changed input pixel moves the output pixel right there, through the 8x8 skip
     model = UNet(1, 4)

@@ -95,6 +95,7 @@ def _restored(run_dir: Path):
     return train.restore(DETECTOR, CONFIG, run_dir, X[: CONFIG.batch_size])
 
 
+@pytest.mark.slow
 def test_killed_runs_resume_to_the_straight_run(straight, tmp_path):
     state, rows = straight
     run_dir = tmp_path / "run"  # the workers' compile cache goes next to it

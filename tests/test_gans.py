@@ -25,6 +25,7 @@ def _trained(name: str, steps: int, modality: str = "image", **overrides):
     return detector, config, x, state
 
 
+@pytest.mark.slow
 def test_anogan_score_is_the_same_searched_alone_or_in_a_batch():
     detector, config, x, state = _trained("anogan", 2, search_steps=25)
     scorer = jax.jit(lambda s, b: detector.score(config, s, b))

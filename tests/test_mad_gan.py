@@ -133,6 +133,7 @@ def test_pca_fitted_on_training_only():
     assert series.pca_residual_scores(points, test.reshape(-1, 4)).min() > 1.0
 
 
+@pytest.mark.slow
 def test_per_fold_protocol_trains_and_evaluates_one_model_per_fold(tmp_path, monkeypatch):
     """A protocol with folds (SKAB's leaderboard) trains one model per fold, thresholds each on
     its own training points, pools the point metrics with a PCA baseline, and `evaluate_run`

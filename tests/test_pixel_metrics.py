@@ -141,6 +141,7 @@ def _mvtec_folder(root, size: int = 16) -> None:
         save(root / "ground_truth" / "spot" / f"{i:03d}_mask.png", mask)
 
 
+@pytest.mark.slow
 def test_report_of_a_run_with_masks(tmp_path):
     _mvtec_folder(tmp_path / "data")
     spec = runs.make_spec(

@@ -41,6 +41,7 @@ def test_four_devices_train_like_one(setup):
     np.testing.assert_allclose(history_one[-1]["g_loss"], history_four[-1]["g_loss"], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_sharded_ensemble_members_train_like_one_device(setup, tmp_path):
     detector, config, x = setup
     members = ensemble(detector, 2, 2, "independent")
