@@ -47,8 +47,8 @@ if kind == "orbax":
     async_path.rename = renaming
 elif kind == "step":
     make_train_step = train.make_train_step
-    def making(detector, config):
-        step_fn = make_train_step(detector, config)
+    def making(detector, config, batch_size=None):
+        step_fn = make_train_step(detector, config, batch_size)
         def stepping(state, *args):
             if int(state.step) == int(at):
                 die()
@@ -136,8 +136,8 @@ def test_interrupted_runs_keep_their_checkpoint_and_resume(straight, tmp_path, m
     # Resumed from nothing, then Ctrl-C during step 8.
     make_train_step = train.make_train_step
 
-    def making(detector, config):
-        step_fn = make_train_step(detector, config)
+    def making(detector, config, batch_size=None):
+        step_fn = make_train_step(detector, config, batch_size)
 
         def stepping(state, *args):
             if int(state.step) == 7:
