@@ -6,18 +6,11 @@ import numpy as np
 import optax
 import pytest
 
-from ganad_jax import EGBAD, MADGAN, Estimator, FAnoGAN, GANomaly
+from ganad_jax import EGBAD, MADGAN, Estimator, FAnoGAN, GANomaly, detectors
 from ganad_jax.data import DataError
 from ganad_jax.detectors import ConfigError
 
-TINY = {
-    "image_size": 16,
-    "latent": 8,
-    "features": 8,
-    "batch_size": 8,
-    "epochs": 1,
-    "min_updates": 0,
-}
+TINY = dict(detectors.get("ganomaly").tiny)
 TINY_ROWS = {"latent": 4, "batch_size": 8, "epochs": 1, "encoder_widths": (8,), "min_updates": 0}
 
 

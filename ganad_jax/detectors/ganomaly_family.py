@@ -64,6 +64,10 @@ class FamilyConfig:
             raise ValueError(f"map_sigma must be >= 0, got {self.map_sigma}")
 
 
+TINY = {"image_size": 16, "features": 8, "batch_size": 8, "epochs": 1, "min_updates": 0}
+"""Small networks for tests and smoke benchmarks (shared by the family's detectors)."""
+
+
 def init_networks(
     config: Any,
     key: jax.Array,

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 from ganad_jax import losses
 from ganad_jax.detectors import Detector, Scores, State, register
 from ganad_jax.detectors.ganomaly_family import (
+    TINY,
     FamilyConfig,
     Tensors,
     generator_discriminator_step,
@@ -127,6 +128,6 @@ DETECTOR = register(
         init=init,
         train_step=train_step,
         score=score,
-        tiny={"image_size": 16, "features": 8, "batch_size": 8, "epochs": 1, "min_updates": 0},
+        tiny=TINY,
     )
 )
