@@ -6,10 +6,11 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ganad_jax import bench_cli, catalog, compile_cache
 
@@ -29,12 +30,18 @@ def _train(args: argparse.Namespace) -> int:
     spec = runs.make_spec(
         args.model, args.data, args.seed, settings, progress=not args.quiet, ensemble=args.ensemble
     )
-    members = f"-ensemble{spec.ensemble.replace(':', '-')}" if spec.ensemble else ""
-    name = f"{args.model}{members}-{args.data.replace(':', '_')}-seed{args.seed}"
-    out = Path(args.out or f"runs/{name}")
+    out = Path(args.out) if args.out else default_run_dir(args.model, args.data, args.seed, spec)
     report = runs.train_run(spec, out, resume=args.resume, overwrite=args.overwrite)
     _print_report(report, out)
     return 0
+
+
+def default_run_dir(model: str, data: str, seed: int, spec: Any) -> Path:
+    """`runs/MODEL[-ensembleGxD-MODE]-DATA-seedN`, one folder under `runs/` whatever the data's
+    argument holds (`csv:/a/b.csv` gives `runs/egbad-csv_a_b.csv-seed0`)."""
+    members = f"-ensemble{spec.ensemble.replace(':', '-')}" if spec.ensemble else ""
+    where = re.sub(r"[^A-Za-z0-9.-]+", "_", data).strip("_")
+    return Path("runs") / f"{model}{members}-{where}-seed{seed}"
 
 
 def _evaluate(args: argparse.Namespace) -> int:

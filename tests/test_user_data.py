@@ -252,3 +252,20 @@ def test_an_npy_run_scores_its_own_rows_as_its_test_split(tmp_path, capsys):
     head = json.loads((out / "report.json").read_text())["score_head"]
     scores = _scores(capsys, ["score", str(out), str(tmp_path / "rows.npy"), "--json"])
     np.testing.assert_array_equal(scores[stored["test_ids"]], stored[f"test/{head}"])
+
+
+@pytest.mark.parametrize(
+    ("data", "folder"),
+    [
+        ("mnist-embedded", "egbad-mnist-embedded-seed3"),
+        ("odds:cardio", "egbad-odds_cardio-seed3"),
+        ("csv:/home/me/rows.csv", "egbad-csv_home_me_rows.csv-seed3"),
+        ("npy:../arrays.npz", "egbad-npy_.._arrays.npz-seed3"),
+    ],
+)
+def test_the_default_run_folder_is_one_folder_under_runs(data, folder):
+    from types import SimpleNamespace
+
+    from ganad_jax.cli import default_run_dir
+
+    assert default_run_dir("egbad", data, 3, SimpleNamespace(ensemble=None)) == Path("runs", folder)
