@@ -65,8 +65,9 @@ SCORE_HEADS = ("dr", "reconstruction", "discrimination")
 class MADGANConfig:
     """MAD-GAN hyper-parameters (released-code defaults).
 
-    `window` is the window length MAD-GAN is built for; the networks accept any length, so the
-    data's own `window` option decides it in `ganad train` (set both). `generator_weights` weighs
+    `window` is the window length MAD-GAN is built for (the networks accept any length); in
+    `ganad train` it also sets the data's `window` option, so `--set window=N` changes both and
+    the data set's own default (e.g. SKAB's 32) gives way to this one. `generator_weights` weighs
     the named generator terms ("adversarial" and any of `extra_terms`, functions of the step's
     tensors x, fake, fake_logits); `optimizers` may replace the optimizer of "g" and/or "d".
     """
