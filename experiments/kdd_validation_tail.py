@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ganad_jax import runs
-from ganad_jax.evaluate import fit_threshold, make_scorer, score_dataset
+from ganad_jax.evaluate import fit_threshold
+from ganad_jax.scoring import make_scorer, score_dataset
 
 
 def tail(out: Path) -> None:

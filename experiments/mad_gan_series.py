@@ -52,7 +52,8 @@ import numpy as np
 from ganad_jax import data as datasets
 from ganad_jax import detectors, series
 from ganad_jax.data import Split
-from ganad_jax.evaluate import fit_threshold, make_scorer, score_dataset
+from ganad_jax.evaluate import fit_threshold
+from ganad_jax.scoring import make_scorer, score_dataset
 from ganad_jax.train import TrainOptions, fit
 
 CHANNELS = ("smap:P-1", "smap:E-1", "smap:S-1", "msl:M-1", "msl:C-1")

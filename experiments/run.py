@@ -16,7 +16,9 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -26,22 +28,34 @@ from ganad_jax import runs
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One `ganad train` invocation."""
+    """One `ganad train` invocation, or, with `overrides`, its Python equivalent: config values
+    the command line cannot write (optax chains in `optimizers`, functions in `extra_terms`),
+    named by `extension`, which the printed command shows and the run folder's name carries."""
 
     model: str
     data: str
     settings: tuple[str, ...] = ()
     seed: int = 0
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    extension: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.overrides) != bool(self.extension):
+            raise ValueError("a run with Python overrides names them in `extension`, and only then")
+
+    def _line(self, seed: bool) -> str:
+        sets = " ".join(f"--set {s}" for s in self.settings)
+        seeded = f" --seed {self.seed}" if seed else ""
+        line = f"ganad train {self.model} --data {self.data}{seeded} {sets}".strip()
+        return f"{line} + python:{self.extension}" if self.extension else line
 
     def command(self) -> str:
-        """The equivalent command line."""
-        sets = " ".join(f"--set {s}" for s in self.settings)
-        return f"ganad train {self.model} --data {self.data} --seed {self.seed} {sets}".strip()
+        """The equivalent command line (with "+ python:NAME" for the Python overrides)."""
+        return self._line(seed=True)
 
     def group(self) -> str:
         """The command line without the seed: runs that differ only by seed share it."""
-        sets = " ".join(f"--set {s}" for s in self.settings)
-        return f"ganad train {self.model} --data {self.data} {sets}".strip()
+        return self._line(seed=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.out / experiment.name / folder_name(run.command())
         report_path = folder / "report.json"
         if not report_path.exists():
-            spec = runs.make_spec(run.model, run.data, run.seed, run.settings, progress=False)
+            spec = runs.make_spec(
+                run.model,
+                run.data,
+                run.seed,
+                run.settings,
+                progress=False,
+                overrides=run.overrides,
+            )
             started = time.perf_counter()
             runs.train_run(spec, folder, overwrite=True)
             print(f"{run.command()}: {time.perf_counter() - started:.0f} s", flush=True)

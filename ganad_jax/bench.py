@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from ganad_jax import detectors, search
-from ganad_jax.ensemble import ensemble
+from ganad_jax.detectors.ensemble import ensemble
 from ganad_jax.nn.flops import count_macs
 
 PEAK_SIZE = 2048

@@ -98,7 +98,7 @@ def ganomaly(config: Any, channels: int, batch: int) -> TorchReference:
         torch.optim.Adam(d.parameters(), **adam),
     )
     bce = nn.BCEWithLogitsLoss()
-    w = config.generator_weights
+    w = config.weights("g")
     x = torch.rand(batch, channels, config.image_size, config.image_size) * 2 - 1
 
     def train_step() -> None:

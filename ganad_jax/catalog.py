@@ -106,7 +106,7 @@ DETECTORS: dict[str, Entry] = {
 }
 
 ENSEMBLE_MODES = ("pair", "all", "independent")
-"""How a GAN ensemble trains (see `ganad_jax.ensemble`): one random pair per step, every pair
+"""How a GAN ensemble trains (see `ganad_jax.detectors.ensemble`): one random pair per step, every pair
 every step, or every member on its own."""
 
 

@@ -74,8 +74,8 @@ def _score(args: argparse.Namespace) -> int:
 
     from ganad_jax import runs
     from ganad_jax.data.preprocess import Preprocessing
-    from ganad_jax.evaluate import make_scorer, score_dataset
     from ganad_jax.files import read_inputs
+    from ganad_jax.scoring import make_scorer, score_dataset
 
     run_dir = Path(args.run_dir)
     spec, saved = runs.load_spec(run_dir)

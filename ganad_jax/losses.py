@@ -1,5 +1,8 @@
 """Pure, element-wise losses in optax style: each returns one value per example (the leading axis),
-and the caller reduces. Detectors build their objectives as weighted sums of these terms."""
+and the caller reduces. Detectors build their objectives as weighted sums of these terms
+(`ganad_jax.detectors.objective`). Names say how a difference is reduced over an example's
+elements: `l1_mean` and `l2_mean` average absolute and squared differences, `l1_sum` sums absolute
+ones, `l2_norm` is the Euclidean norm."""
 
 from __future__ import annotations
 
@@ -14,24 +17,24 @@ def _mean_per_example(values: jnp.ndarray) -> jnp.ndarray:
     return values.reshape(values.shape[0], -1).mean(axis=1)
 
 
-def l1(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+def l1_mean(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
     """Mean absolute difference per example."""
     return _mean_per_example(jnp.abs(x - y))
 
 
-def l2(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+def l2_mean(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
     """Mean squared difference per example."""
     return _mean_per_example(jnp.square(x - y))
 
 
 def feature_matching(real_features: jnp.ndarray, fake_features: jnp.ndarray) -> jnp.ndarray:
     """Squared distance between discriminator features of a real input and its reconstruction."""
-    return l2(real_features, fake_features)
+    return l2_mean(real_features, fake_features)
 
 
 def latent_consistency(z: jnp.ndarray, z_hat: jnp.ndarray) -> jnp.ndarray:
     """Squared distance between a latent code and the code re-encoded from its reconstruction."""
-    return l2(z, z_hat)
+    return l2_mean(z, z_hat)
 
 
 def discriminator_cross_entropy(real_logits: jnp.ndarray, fake_logits: jnp.ndarray) -> jnp.ndarray:
@@ -84,22 +87,22 @@ def weighted_sum(
 ) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
     """Reduce per-example terms to batch means and sum them with `weights`.
 
-    Returns (total, {name: batch mean}); every weighted term must be present, unweighted terms are
-    only reported.
+    Returns (total, {name: batch mean}), summed in the order of `terms`; every weighted term
+    must be present, unweighted terms are only reported.
     """
     missing = set(weights) - set(terms)
     if missing:
         raise KeyError(f"loss weights name unknown terms {sorted(missing)}; terms: {sorted(terms)}")
     means = {name: value.mean() for name, value in terms.items()}
-    total = sum(weights[name] * means[name] for name in weights)
+    total = sum(weights[name] * means[name] for name in terms if name in weights)
     return total, means
 
 
-def l1_norm(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
-    """L1 norm of the difference per example (a sum over features, as the BiGAN-family scores)."""
+def l1_sum(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+    """Summed absolute difference per example (the L1 norm, as the BiGAN-family scores)."""
     return jnp.abs(x - y).reshape(x.shape[0], -1).sum(axis=1)
 
 
 def l2_norm(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
-    """Euclidean norm of the difference per example."""
+    """Euclidean norm of the difference per example: the square root of the summed squares."""
     return jnp.sqrt(jnp.square(x - y).reshape(x.shape[0], -1).sum(axis=1))

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +29,21 @@ from ganad_jax.detectors import (
     Range,
     check_fields,
     config_to_dict,
+    merge_setting,
     parse_value,
 )
-from ganad_jax.ensemble import ensemble, parse_spec
+from ganad_jax.detectors.ensemble import ensemble, parse_spec
 from ganad_jax.errors import GanadError
 from ganad_jax.evaluate import (
-    ScoreArrays,
     evaluate_scores,
     fit_threshold,
-    make_scorer,
     pixel_metrics,
     plot_report,
     plot_samples,
     ranking_metrics,
-    score_dataset,
     write_report,
 )
+from ganad_jax.scoring import ScoreArrays, make_scorer, score_dataset
 from ganad_jax.train import (
     TrainingPlan,
     TrainOptions,
@@ -121,12 +121,15 @@ def make_spec(
     settings: list[str] | tuple[str, ...] = (),
     progress: bool = True,
     ensemble: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> RunSpec:
     """Resolve names and `key=value` settings into a RunSpec; RunError on anything unknown.
 
     A key is looked up in the detector's config, then the data set's protocol options, then the
     training and evaluation options. `ensemble` ("GxD" or "GxD:MODE", also the setting
-    `ensemble=...`) trains a GAN ensemble of the detector.
+    `ensemble=...`) trains a GAN ensemble of the detector. `overrides` are config values given
+    in Python, those the command line cannot write (optax transformations in `optimizers`,
+    functions in `extra_terms`); `settings` apply over them.
     """
     for item in settings:
         if item.startswith("ensemble="):
@@ -147,13 +150,19 @@ def make_spec(
         )
     groups: dict[str, dict[str, Any]] = {"config": {}, "data": {}, "train": {}, "evaluation": {}}
     config_fields = {f.name for f in dataclasses.fields(detector.config_cls)}
+    unknown = sorted(set(overrides or {}) - config_fields)
+    if unknown:
+        raise RunError(f"{detector.config_cls.__name__} has no field {unknown[0]!r}")
+    groups["config"].update(overrides or {})
     for item in settings:
         if "=" not in item:
             raise RunError(f"--set expects key=value, got {item!r}")
         key, text = item.split("=", 1)
+        field = key.partition(".")[0]
         try:
-            if key in config_fields:
-                groups["config"][key] = parse_value(detector.config_cls, key, text)
+            if field in config_fields:
+                value = parse_value(detector.config_cls, key, text)
+                groups["config"][field] = merge_setting(groups["config"].get(field), value)
             elif key in source.defaults:
                 groups["data"][key] = datasets.coerce_options(data, {key: text})[key]
             elif key in {f.name for f in dataclasses.fields(TrainOptions)} - {"progress"}:

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ganad_jax import optim
 from ganad_jax.nn.flops import count_macs
 
 
@@ -37,9 +38,7 @@ def latent_search(
     def one(target: Any) -> jnp.ndarray:
         def step(_, carry):
             z, opt_state = carry
-            grads = jax.grad(objective)(z, target)
-            updates, opt_state = optimizer.update(grads, opt_state, z)
-            return optax.apply_updates(z, updates), opt_state
+            return optim.step(optimizer, z, opt_state, jax.grad(objective)(z, target))
 
         z, _ = jax.lax.fori_loop(0, steps, step, (z0, optimizer.init(z0)))
         return z
@@ -76,9 +75,7 @@ def search_speed(
 
     @jax.jit
     def step(z, opt_state, target):
-        grads = jax.grad(objective)(z, target)
-        updates, opt_state = optimizer.update(grads, opt_state, z)
-        return optax.apply_updates(z, updates), opt_state
+        return optim.step(optimizer, z, opt_state, jax.grad(objective)(z, target))
 
     def stepwise(single):
         z, opt_state, target = z0, optimizer.init(z0), jax.tree.map(lambda a: a[0], single)

@@ -37,9 +37,9 @@ from ganad_jax.detectors import (
     check_fields,
     tree_is_finite,
 )
-from ganad_jax.ensemble import EnsembleDetector
 from ganad_jax.errors import GanadError
 from ganad_jax.runfolder import write_text
+from ganad_jax.scoring import make_scorer, score_dataset
 
 
 class TrainingDiverged(GanadError, RuntimeError):
@@ -283,13 +283,7 @@ def state_shardings(detector: Detector, state: State, mesh: Mesh) -> State:
     shards = mesh.shape["ensemble"]
     if shards == 1:
         return jax.tree.map(lambda _: replicated, state)
-    if not isinstance(detector, EnsembleDetector):
-        raise ValueError(f"ensemble_shards={shards} needs an ensemble, {detector.name} is none")
-    if detector.n_generators % shards or detector.n_discriminators % shards:
-        raise ValueError(
-            f"ensemble_shards={shards} must divide the ensemble's "
-            f"{detector.n_generators} generators and {detector.n_discriminators} discriminators"
-        )
+    detector.check_member_shards(shards)
     members = NamedSharding(mesh, P("ensemble"))
     return State(
         step=replicated,
@@ -415,8 +409,6 @@ class _BestState:
         run_dir: Path | None,
         template: State,
     ) -> None:
-        from ganad_jax.evaluate import make_scorer
-
         self.x, self.batch_size = x, config.batch_size
         self.every, self.patience = options.validate_every, options.patience
         self.scorer = make_scorer(detector, config)
@@ -429,8 +421,6 @@ class _BestState:
 
     def validation_loss(self, state: State) -> float:
         """Mean default score over the validation normals."""
-        from ganad_jax.evaluate import score_dataset
-
         return float(np.mean(score_dataset(self.scorer, state, self.x, self.batch_size).value))
 
     def update(self, step: int, state: State) -> float:

@@ -117,6 +117,16 @@ CASES = {
         "set it through the Python API",
         None,
     ),
+    "extra terms from the command line": (
+        [*NEW, "--set", "extra_terms.g.x=1"],
+        "set it through the Python API",
+        None,
+    ),
+    "a loss weight of a term the detector lacks": (
+        [*NEW, "--set", "loss_weights.g.nope=1"],
+        "names term 'nope'",
+        None,
+    ),
     "more devices than present": ([*NEW, "--devices", "64"], "64 devices requested", None),
     "seed too large for a key": ([*NEW, "--seed", str(2**32)], "seed must be in [0,", None),
     "negative seed": ([*NEW, "--seed", "-1"], "seed must be in [0,", None),

@@ -10,7 +10,7 @@ import pytest
 from helpers import case_params, replace, sample_inputs, tiny_config, trees_equal
 
 from ganad_jax import detectors
-from ganad_jax.evaluate import make_scorer, score_dataset
+from ganad_jax.scoring import make_scorer, score_dataset
 from ganad_jax.train import TrainOptions, fit
 
 QUIET = TrainOptions(progress=False, log_every=1)

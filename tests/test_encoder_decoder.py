@@ -71,10 +71,10 @@ def test_image_sizes(name, size):
 
 def test_skip_ganomaly_defaults_are_the_papers():
     config = skip_ganomaly.SkipGANomalyConfig()
-    assert dict(config.generator_weights) == {"adversarial": 1.0, "contextual": 40.0, "latent": 1.0}
-    assert config.score_lambda == 0.9 and config.score_head == "combined"
-    with pytest.raises(ValueError, match="score_lambda"):
-        skip_ganomaly.SkipGANomalyConfig(score_lambda=1.5)
+    assert config.weights("g") == {"adversarial": 1.0, "contextual": 40.0, "latent": 1.0}
+    assert config.score_weight == 0.1 and config.score_head == "combined"  # lambda 0.9
+    with pytest.raises(ValueError, match="score_weight"):
+        skip_ganomaly.SkipGANomalyConfig(score_weight=1.5)
 
 
 def test_skip_ganomaly_score_is_the_weighted_sum(skip_state):
@@ -83,7 +83,7 @@ def test_skip_ganomaly_score_is_the_weighted_sum(skip_state):
     expected = 0.9 * out.heads["reconstruction"] + 0.1 * out.heads["latent"]
     np.testing.assert_allclose(out.value, expected, rtol=1e-6)
     np.testing.assert_allclose(
-        out.heads["reconstruction"], losses.l2(x, out.reconstruction), rtol=1e-6
+        out.heads["reconstruction"], losses.l2_mean(x, out.reconstruction), rtol=1e-6
     )
     np.testing.assert_allclose(out.anomaly_map, jnp.abs(x - out.reconstruction).mean(-1))
 
@@ -128,7 +128,7 @@ def test_ded_gan_step_and_score():
     assert float(first["adversarial_weight"]) == 0.0  # step 0: reconstruction and codes only
     assert float(second["adversarial_weight"]) == pytest.approx(1 - np.exp(-0.5))
     out = ded_gan.score(config, state, x)
-    generator, _ = ded_gan._networks(config, x)
+    generator, _ = ded_gan.networks(config, x)
     x2, x1, z1, z2 = generator.apply(
         {"params": state.params["g"], "batch_stats": state.batch_stats["g"]}, x, train=False
     )

@@ -19,7 +19,7 @@ from test_detectors import (  # noqa: F401  (rerun here on the `case` fixture be
 )
 
 from ganad_jax import detectors, runs
-from ganad_jax.ensemble import (
+from ganad_jax.detectors.ensemble import (
     EnsembleDetector,
     _rounds,
     ensemble,
@@ -27,7 +27,7 @@ from ganad_jax.ensemble import (
     parse_spec,
     split_state,
 )
-from ganad_jax.evaluate import make_scorer, score_dataset
+from ganad_jax.scoring import make_scorer, score_dataset
 from ganad_jax.train import TrainOptions, fit
 
 QUIET = TrainOptions(progress=False, log_every=1, max_steps=3)

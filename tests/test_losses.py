@@ -11,8 +11,8 @@ from ganad_jax import losses
 def test_per_example_shapes():
     x = jnp.ones((3, 4, 4, 2))
     y = jnp.zeros((3, 4, 4, 2))
-    assert losses.l1(x, y).shape == (3,)
-    np.testing.assert_allclose(losses.l2(2 * x, y), 4.0)
+    assert losses.l1_mean(x, y).shape == (3,)
+    np.testing.assert_allclose(losses.l2_mean(2 * x, y), 4.0)
     logits = jnp.array([0.0, 1.0, -1.0])
     assert losses.discriminator_cross_entropy(logits, logits).shape == (3,)
     np.testing.assert_allclose(

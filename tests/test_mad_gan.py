@@ -54,7 +54,7 @@ def test_generator_rounds_update_generator(trained):
 def test_inversion_is_per_window_and_reduces_error(trained):
     config, x, state = trained
     g_params = state.params["g"]
-    generator, _ = mad_gan._networks(config, x.shape[-1])
+    generator, _ = mad_gan.networks(config, x.shape[-1])
     config_long = tiny_config("mad-gan", inversion_steps=30)
     z_batch = mad_gan.invert(config_long, state, x)
     z_one = mad_gan.invert(config_long, state, x[2:3])
@@ -71,8 +71,8 @@ def test_dr_score_combines_heads(trained):
     config, x, state = trained
     out = mad_gan.score(config, state, x)
     assert out.default == "dr"
-    lam = config.dr_lambda
-    expected = lam * out.heads["reconstruction"] + (1 - lam) * out.heads["discrimination"]
+    w = config.score_weight
+    expected = (1 - w) * out.heads["reconstruction"] + w * out.heads["discrimination"]
     np.testing.assert_allclose(out.heads["dr"], expected, rtol=1e-5)
     assert out.anomaly_map.shape == x.shape
     np.testing.assert_allclose(out.anomaly_map.mean(axis=(1, 2)), out.heads["dr"], rtol=1e-5)
@@ -81,7 +81,7 @@ def test_dr_score_combines_heads(trained):
 
 def test_config_checks():
     cls = detectors.get("mad-gan").config_cls
-    for bad in ({"score_head": "latent"}, {"dr_lambda": 1.5}, {"output_activation": "relu"}):
+    for bad in ({"score_head": "latent"}, {"score_weight": 1.5}, {"output_activation": "relu"}):
         with pytest.raises(ValueError):
             cls(**bad)
     with pytest.raises(ValueError, match="windows"):

@@ -11,7 +11,6 @@ from PIL import Image
 
 from ganad_jax import runs
 from ganad_jax.evaluate import (
-    ScoreArrays,
     Threshold,
     pixel_auroc,
     pixel_metrics,
@@ -19,6 +18,7 @@ from ganad_jax.evaluate import (
     pro_curve,
     pro_score,
 )
+from ganad_jax.scoring import ScoreArrays
 
 
 def two_regions() -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from helpers import replace, sample_inputs, tiny_config
 
 from ganad_jax import detectors
-from ganad_jax.ensemble import ensemble
+from ganad_jax.detectors.ensemble import ensemble
 from ganad_jax.train import TrainOptions, fit, make_mesh
 
 QUIET = TrainOptions(progress=False, log_every=1, max_steps=3)

@@ -72,7 +72,7 @@ def test_early_stopping_keeps_the_best_state_and_stops_after_patience():
 def test_early_stopping_returns_the_lowest_validation_loss_and_resumes(tmp_path):
     from helpers import trees_equal
 
-    from ganad_jax.evaluate import make_scorer, score_dataset
+    from ganad_jax.scoring import make_scorer, score_dataset
     from ganad_jax.train import restore
 
     detector, config, x, validation = _early_stopping_case()

@@ -14,12 +14,13 @@ The trainer, the CLI, the tests and the benchmarks iterate over the registry.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import math
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar
 
 import flax.struct
 import jax
@@ -27,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ganad_jax import catalog
+from ganad_jax import catalog, losses, optim
 from ganad_jax.errors import GanadError
 
 
@@ -95,6 +96,13 @@ class Detector:
         """Its one-line description with its paper, from `ganad_jax.catalog`."""
         return catalog.entry(self.name).description
 
+    def check_member_shards(self, shards: int) -> None:
+        """The sharding hook: ValueError unless the leading axis of every leaf of this detector's
+        state stacks members that split evenly over `shards` devices of the mesh's "ensemble"
+        axis (the trainer then shards them there). A plain detector has no members; ensembles
+        override this."""
+        raise ValueError(f"ensemble_shards={shards} needs an ensemble, {self.name} is none")
+
     def is_discriminator(self, network: str) -> bool:
         """Whether `network`, a key of `State.params`, is one of the discriminators."""
         return any(network == d or network.startswith(f"{d}_") for d in self.discriminators)
@@ -103,9 +111,28 @@ class Detector:
 _DETECTORS: dict[str, Detector] = {}
 
 
+def _on_scoring_state(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn(config, state, ...)` run on `optim.scoring_state(state)`."""
+
+    @functools.wraps(fn)
+    def wrapped(config: Any, state: State, *args: Any) -> Any:
+        return fn(config, optim.scoring_state(state), *args)
+
+    return wrapped
+
+
 def register(detector: Detector) -> Detector:
-    """Add a detector to the registry under its name, which `ganad_jax.catalog` must list."""
+    """Add a detector to the registry under its name, which `ganad_jax.catalog` must list.
+
+    Its `score`, `samples` and `search` are registered to run on `optim.scoring_state(state)`, so
+    every detector scores with the moving averages of its weights when `ema_decay` keeps them."""
     catalog.entry(detector.name)
+    wrapped = {
+        name: _on_scoring_state(getattr(detector, name))
+        for name in ("score", "samples", "search")
+        if getattr(detector, name) is not None
+    }
+    detector = dataclasses.replace(detector, **wrapped)
     _DETECTORS[detector.name] = detector
     return detector
 
@@ -123,66 +150,139 @@ def get(name: str) -> Detector:
     return _DETECTORS[name]
 
 
-class AverageState(NamedTuple):
-    """The moving average of a network's weights that `track_average` keeps."""
-
-    average: Any
+TermFn = Callable[[Mapping[str, jnp.ndarray]], jnp.ndarray]
+"""An extra term: a function of a step's named tensors returning one value per example."""
 
 
-def track_average(decay: float) -> optax.GradientTransformation:
-    """An optax transformation that passes the updates through unchanged and keeps an exponential
-    moving average of the updated parameters in its state, as TensorFlow's
-    `ExponentialMovingAverage` does: it starts at the initial weights and after every update
-    moves by `average -= (1 - decay) * (average - params)`."""
+@dataclasses.dataclass(frozen=True)
+class DetectorConfig:
+    """The fields every detector's config has; each detector's config derives from it.
 
-    def init_fn(params: Any) -> AverageState:
-        return AverageState(jax.tree.map(jnp.copy, params))
+    - `HEADS` (a class variable) names the score heads `score()` returns, the default first;
+      `score_head` picks the head that metrics and thresholds use. Where a score combines a
+      residual with a discriminator-side part, `score_weight` is the weight of the
+      discriminator-side part (features, discrimination or latent distance) and the residual
+      weighs 1 - `score_weight`, in every detector but f-AnoGAN (whose paper adds its parts).
+    - `RANGES` (a class variable) overrides entries of `FIELD_RANGES` for this config.
+    - `batch_size`, `epochs`, `min_updates` (the fewest train steps a run makes: its epochs are
+      raised to make them; 0 trains the epochs as given), `lr`, `beta1`, `beta2`.
+    - `optimizers` replaces the default optimizer of any network (a key of `State.params`, or
+      a detector's own, such as AnoGAN's "search") with any optax transformation; the defaults
+      are data (`optimizer_spec`), built by `ganad_jax.optim`.
+    - `loss_weights` reweighs named terms per objective ({"g": {"contextual": 10.0}}); the
+      others keep the paper's weights (`default_loss_weights`). An objective is named by the
+      networks it updates ("g", "d", "e", or "eg" where E and G share one loss).
+    - `extra_terms` adds terms per objective ({"d": {"hinge": fn}}): `fn` maps the step's named
+      tensors (listed in each detector's docstring) to one value per example; an extra term
+      weighs 1 unless `loss_weights` gives it another weight.
+    - `ema_decay` > 0 keeps an exponential moving average of every network's weights with that
+      decay and scores (and samples) with it; 0 uses the trained weights.
+    """
 
-    def update_fn(updates: Any, state: AverageState, params: Any) -> tuple[Any, AverageState]:
-        new = optax.apply_updates(params, updates)
-        average = jax.tree.map(lambda a, p: a - (1 - decay) * (a - p), state.average, new)
-        return updates, AverageState(average)
+    HEADS: ClassVar[tuple[str, ...]] = ()
+    RANGES: ClassVar[Mapping[str, Range]] = {}
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    batch_size: int = 64
+    epochs: int = 15
+    min_updates: int = 0
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    optimizers: Mapping[str, optax.GradientTransformation] = dataclasses.field(default_factory=dict)
+    loss_weights: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=dict)
+    extra_terms: Mapping[str, Mapping[str, TermFn]] = dataclasses.field(default_factory=dict)
+    ema_decay: float = 0.0
+    score_head: str = ""
+
+    def __post_init__(self) -> None:
+        check_fields(self, {**FIELD_RANGES, **self.RANGES})
+        owner = type(self).__name__
+        if self.score_head not in self.HEADS:
+            raise ConfigError(
+                f"{owner}.score_head must be one of {', '.join(self.HEADS)}, "
+                f"got {self.score_head!r}"
+            )
+        defaults = self.default_loss_weights()
+        for field in ("loss_weights", "extra_terms"):
+            unknown = sorted(set(getattr(self, field)) - set(defaults))
+            if unknown:
+                raise ConfigError(
+                    f"{owner}.{field} names objective {unknown[0]!r}; objectives: "
+                    f"{', '.join(sorted(defaults))}"
+                )
+        for name, fns in self.extra_terms.items():
+            for term, fn in fns.items():
+                if not callable(fn):
+                    raise ConfigError(f"{owner}.extra_terms[{name!r}][{term!r}] is not callable")
+        for name, weights in self.loss_weights.items():
+            known = set(defaults[name]) | set(self.extra_terms.get(name, {}))
+            unknown = sorted(set(weights) - known)
+            if unknown:
+                raise ConfigError(
+                    f"{owner}.loss_weights[{name!r}] names term {unknown[0]!r}; terms: "
+                    f"{', '.join(sorted(known))}"
+                )
+
+    def default_loss_weights(self) -> dict[str, dict[str, float]]:
+        """The paper's weight of every named term, per objective (each detector declares it)."""
+        raise NotImplementedError
+
+    def optimizer_spec(self, network: str) -> optim.Spec:
+        """The default optimizer of `network`: Adam with the config's lr and betas (the papers'
+        choice); detectors with other defaults override this."""
+        return optim.Spec("adam", self.lr, b1=self.beta1, b2=self.beta2)
+
+    def weights(self, objective: str) -> dict[str, float]:
+        """The weight of every term of `objective`: the defaults, then `loss_weights`, with each
+        extra term at 1 unless `loss_weights` weighs it."""
+        return {
+            **self.default_loss_weights()[objective],
+            **dict.fromkeys(self.extra_terms.get(objective, {}), 1.0),
+            **self.loss_weights.get(objective, {}),
+        }
+
+    @property
+    def batch_multiple(self) -> int:
+        """What every batch size must be a multiple of (1; GANs with several critic updates
+        per step override it)."""
+        return 1
 
 
-def make_optimizer(config: Any, network: str) -> optax.GradientTransformation:
-    """The optimizer of `network`: the user's optax transformation from `config.optimizers` if
-    given, else Adam with the config's learning rate and betas (the papers' choice); followed by
-    `track_average` when the config has a nonzero `ema_decay`."""
-    custom = getattr(config, "optimizers", None) or {}
-    if network in custom:
-        optimizer = custom[network]
-    else:
-        optimizer = optax.adam(config.lr, b1=config.beta1, b2=config.beta2)
-    decay = getattr(config, "ema_decay", 0.0)
-    return optax.chain(optimizer, track_average(decay)) if decay else optimizer
+def objective(
+    config: DetectorConfig,
+    name: str,
+    terms: Mapping[str, jnp.ndarray],
+    tensors: Mapping[str, jnp.ndarray],
+    scale: Mapping[str, jnp.ndarray] | None = None,
+) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+    """The loss of objective `name`: its per-example `terms` and the config's `extra_terms` of
+    it (functions of `tensors`), reduced to batch means and summed with `config.weights(name)`;
+    `scale` multiplies some weights by values computed in the step. Returns (loss, {term: batch
+    mean})."""
+    extra = config.extra_terms.get(name, {})
+    terms = {**terms, **{term: fn(tensors) for term, fn in extra.items()}}
+    weights = config.weights(name)
+    for term, factor in (scale or {}).items():
+        weights[term] = weights[term] * factor
+    return losses.weighted_sum(terms, weights)
 
 
-def averaged_params(state: State) -> dict[str, Any]:
-    """`state.params` with each network's moving average (see `track_average`) in place of its
-    weights where its optimizer keeps one: the weights to score with."""
-
-    def is_average(node: Any) -> bool:
-        return isinstance(node, AverageState)
-
-    params = {}
-    for name, weights in state.params.items():
-        found = [
-            node
-            for node in jax.tree.leaves(state.opt_state[name], is_leaf=is_average)
-            if is_average(node)
-        ]
-        params[name] = found[0].average if found else weights
-    return params
+def reconstruction_outputs(x: jnp.ndarray, x_hat: jnp.ndarray) -> dict[str, jnp.ndarray | None]:
+    """`Scores`' per-pixel map |x - x_hat| (channel mean) and the reconstruction x_hat, for images
+    (rank 4) only: None for rows."""
+    if x.ndim != 4:
+        return {"anomaly_map": None, "reconstruction": None}
+    return {"anomaly_map": jnp.abs(x - x_hat).mean(axis=-1), "reconstruction": x_hat}
 
 
-def apply_updates(
-    config: Any, network: str, params: Any, opt_state: Any, grads: Any
-) -> tuple[Any, Any]:
-    """One optimizer update of `network`'s params; returns (params, opt_state)."""
-    updates, opt_state = make_optimizer(config, network).update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
+def new_state(config: Any, params: dict[str, Any], batch_stats: dict[str, Any]) -> State:
+    """The state at step 0 of networks `params` with their statistics and optimizer states."""
+    return State(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        batch_stats=batch_stats,
+        opt_state=optim.init(config, params),
+    )
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -261,14 +361,12 @@ FIELD_RANGES: dict[str, Range] = {
     # optimisation
     **dict.fromkeys(("lr", "d_lr", "encoder_lr", "search_lr", "inversion_lr", "clip"), POSITIVE),
     **dict.fromkeys(("beta1", "beta2", "dropout", "cycle_dropout", "ema_decay"), FRACTION),
-    # weights of objectives and scores
-    **dict.fromkeys(("alpha", "score_lambda", "dr_lambda"), UNIT),
-    **dict.fromkeys(
-        ("gp_weight", "discrimination_weight", "kappa", "map_sigma", "slope"), NON_NEGATIVE
-    ),
+    # the score's weight (a convex one but for f-AnoGAN's, see its RANGES), smoothing, slopes
+    "score_weight": UNIT,
+    **dict.fromkeys(("map_sigma", "slope"), NON_NEGATIVE),
 }  # fmt: skip
-"""The range of every numeric config field, by name; a registry-wide test checks that every
-numeric field of every registered config has one."""
+"""The range of every numeric config field, by name (a config's `RANGES` may override one); a
+registry-wide test checks that every numeric field of every registered config has one."""
 
 
 def check_value(owner: str, name: str, value: Any, hint: Any, valid: Range | None) -> Any:
@@ -306,9 +404,9 @@ def check_value(owner: str, name: str, value: Any, hint: Any, valid: Range | Non
         if not isinstance(value, Mapping):
             raise ConfigError(f"{owner}.{name} expects a mapping, got {value!r}")
         value_hint = args[1] if len(args) == 2 else Any
-        if value_hint is float:
+        if value_hint is float or typing.get_origin(value_hint) in (Mapping, dict):
             for key, item in value.items():
-                check_value(owner, f"{name}[{key!r}]", item, float, None)
+                check_value(owner, f"{name}[{key!r}]", item, value_hint, None)
         return value
     return value
 
@@ -325,37 +423,73 @@ def check_fields(config: Any, ranges: Mapping[str, Range] = FIELD_RANGES) -> Non
             object.__setattr__(config, field.name, checked)
 
 
-def parse_value(config_cls: type, key: str, text: str) -> Any:
-    """Parse `text` as the value of field `key` of `config_cls`, by the field's declared type."""
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    if key not in fields:
-        raise ConfigError(
-            f"{config_cls.__name__} has no field {key!r}; fields: {', '.join(sorted(fields))}"
-        )
-    hint = typing.get_type_hints(config_cls)[key]
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # an optional field
+def _plain_hint(hint: Any) -> Any:
+    """`hint` without an Optional around it."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
-    base = hint
-    try:
-        if base is bool:
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return text.lower() in ("true", "1", "yes")
-        if base in (int, float, str):
-            return base(text)
-        if typing.get_origin(base) in (Mapping, dict) and typing.get_args(base)[1:] == (float,):
-            pairs = [item.split(":", 1) for item in text.split(",") if item]
-            return {name.strip(): float(value) for name, value in pairs}
-        if base in (tuple,) or typing.get_origin(base) is tuple:
-            return tuple(int(v) for v in text.split(",") if v)
-    except (TypeError, ValueError):
+    return hint
+
+
+def _parse_scalar(hint: Any, text: str) -> Any:
+    if hint is bool:
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError
+        return text.lower() in ("true", "1", "yes")
+    return hint(text)
+
+
+def parse_value(config_cls: type, key: str, text: str) -> Any:
+    """Parse `text` as the value of field `key` of `config_cls`, by the field's declared type.
+
+    Scalars (bool, int, float, str) and tuples of them (comma-separated) are accepted; a
+    mapping of weights is set one entry at a time with a dotted key ("loss_weights.g.contextual"
+    gives {"g": {"contextual": value}}, which `merge_setting` folds into earlier entries). Other
+    fields (optax transformations, functions) are refused: they go through the Python API."""
+    name, _, path = key.partition(".")
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    if name not in fields:
         raise ConfigError(
-            f"{key} expects {getattr(base, '__name__', base)}, got {text!r}"
-        ) from None
-    raise ConfigError(
-        f"{key} holds Python objects and cannot be set from the command line; "
-        "set it through the Python API"
-    )
+            f"{config_cls.__name__} has no field {name!r}; fields: {', '.join(sorted(fields))}"
+        )
+    hint = _plain_hint(typing.get_type_hints(config_cls)[name])
+    keys = path.split(".") if path else []
+    for depth in range(len(keys)):  # one mapping level per dotted key
+        if typing.get_origin(hint) not in (Mapping, dict):
+            raise ConfigError(f"{'.'.join([name, *keys[:depth]])} is not a mapping")
+        hint = typing.get_args(hint)[1]
+    if _weights(hint):
+        raise ConfigError(f"{key} is a mapping: set one entry with --set {key}.NAME=VALUE")
+    element = typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else hint
+    if element not in (bool, int, float, str):
+        raise ConfigError(
+            f"{key} holds Python objects and cannot be set from the command line; "
+            "set it through the Python API"
+        )
+    try:
+        if typing.get_origin(hint) is tuple:
+            value: Any = tuple(_parse_scalar(element, v) for v in text.split(",") if v)
+        else:
+            value = _parse_scalar(element, text)
+    except ValueError:
+        raise ConfigError(f"{key} expects {element.__name__}, got {text!r}") from None
+    for part in reversed(keys):
+        value = {part: value}
+    return value
+
+
+def _weights(hint: Any) -> bool:
+    """Whether `hint` is a mapping of numbers, or of such mappings (a dotted setting's field)."""
+    if typing.get_origin(hint) not in (Mapping, dict):
+        return False
+    value = typing.get_args(hint)[1]
+    return value is float or _weights(value)
+
+
+def merge_setting(old: Any, new: Any) -> Any:
+    """`new` over `old`, merging nested mappings (two dotted settings of one field)."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return {**old, **{k: merge_setting(old.get(k), v) for k, v in new.items()}}
+    return new
 
 
 @jax.jit

@@ -44,7 +44,6 @@ Deviations, and why:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import ClassVar
 
 import flax.linen as nn
@@ -52,16 +51,15 @@ import jax
 import jax.numpy as jnp
 
 from ganad_jax import losses
-from ganad_jax.detectors import Detector, Scores, State, register
+from ganad_jax.detectors import Detector, Scores, State, reconstruction_outputs, register
 from ganad_jax.detectors.bigan import (
     TINY,
     BiGANConfig,
     Runner,
     Terms,
-    bigan_logits,
+    bigan_tensors,
     encoder_generator,
     init_networks,
-    reconstruction_outputs,
     samples,
     train_step_for,
     x_body,
@@ -77,8 +75,10 @@ class ALADConfig(BiGANConfig):
     `dropout` is D_xz's (z branch and joint layer), `cycle_dropout` D_xx's and D_zz's;
     `xx_widths` and `zz_widths` are their hidden layers (images: D_xx is a DCGAN stack);
     `latent_discriminator` adds D_zz; `spectral_norm` None means on for images, off for rows.
-    `encoder_generator_weights` weighs "adversarial", "cycle_x" and "cycle_z" (dropped without
-    D_zz).
+    The objectives "d" and "eg" have the terms "adversarial", "cycle_x" and "cycle_z" (none
+    without D_zz), weight 1 each; their extra terms read BiGAN's tensors (see `bigan.py`) and
+    x_rec (G(E(x))), xx_real, xx_fake (D_xx's logits of (x, x) and (x, x_rec)) and, with D_zz,
+    z_rec (E(G(z))), zz_real and zz_fake.
     """
 
     HEADS: ClassVar[tuple[str, ...]] = ("fm", "l1", "l2", "logits")
@@ -92,19 +92,19 @@ class ALADConfig(BiGANConfig):
     spectral_norm: bool | None = None
     batch_size: int = 50
     lr: float = 1e-5
-    encoder_generator_weights: Mapping[str, float] = dataclasses.field(
-        default_factory=lambda: {"adversarial": 1.0, "cycle_x": 1.0, "cycle_z": 1.0}
-    )
     score_head: str = "fm"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.latent_discriminator:  # no D_zz, no cycle_z term to weigh
-            weights = {k: v for k, v in self.encoder_generator_weights.items() if k != "cycle_z"}
-            object.__setattr__(self, "encoder_generator_weights", weights)
+    def default_loss_weights(self) -> dict[str, dict[str, float]]:
+        """Each discriminator's term, weight 1, for the discriminators and for E and G."""
+        terms = (
+            ("adversarial", "cycle_x", "cycle_z")
+            if self.latent_discriminator
+            else ("adversarial", "cycle_x")
+        )
+        return {"d": dict.fromkeys(terms, 1.0), "eg": dict.fromkeys(terms, 1.0)}
 
 
-def _networks(config: ALADConfig, x: jnp.ndarray) -> dict[str, nn.Module]:
+def networks(config: ALADConfig, x: jnp.ndarray) -> dict[str, nn.Module]:
     sn = x.ndim == 4 if config.spectral_norm is None else config.spectral_norm
     if x.ndim == 4:
         xx_body = ConvStack(config.features, config.cycle_dropout, sn)
@@ -125,47 +125,55 @@ def _networks(config: ALADConfig, x: jnp.ndarray) -> dict[str, nn.Module]:
 
 def init(config: ALADConfig, key: jax.Array, sample_batch: jnp.ndarray) -> State:
     """Initialise E, G, D_xz, D_xx (and D_zz) and their Adam states."""
-    return init_networks(config, key, sample_batch, _networks(config, sample_batch))
+    return init_networks(config, key, sample_batch, networks(config, sample_batch))
 
 
-def _logit_pairs(config: ALADConfig, run: Runner, x: jnp.ndarray, z: jnp.ndarray) -> dict:
-    """(real, fake) logits of each discriminator, by term name."""
-    real, fake, z_hat, x_gen = bigan_logits(run, x, z)
-    pairs = {"adversarial": (real, fake)}
-    x_rec = run("g", z_hat)
-    pairs["cycle_x"] = (run("d_xx", x, x)[0], run("d_xx", x, x_rec)[0])
+def _logit_pairs(
+    config: ALADConfig, run: Runner, x: jnp.ndarray, z: jnp.ndarray
+) -> tuple[dict, Terms]:
+    """(real, fake) logits of each discriminator, by term name, and the step's tensors."""
+    t = bigan_tensors(run, x, z)
+    t["x_rec"] = run("g", t["z_hat"])
+    t["xx_real"], t["xx_fake"] = run("d_xx", x, x)[0], run("d_xx", x, t["x_rec"])[0]
+    pairs = {
+        "adversarial": (t["real_logit"], t["fake_logit"]),
+        "cycle_x": (t["xx_real"], t["xx_fake"]),
+    }
     if config.latent_discriminator:
-        z_rec = run("e", x_gen)
-        pairs["cycle_z"] = (run("d_zz", z, z)[0], run("d_zz", z, z_rec)[0])
-    return pairs
+        t["z_rec"] = run("e", t["x_gen"])
+        t["zz_real"], t["zz_fake"] = run("d_zz", z, z)[0], run("d_zz", z, t["z_rec"])[0]
+        pairs["cycle_z"] = (t["zz_real"], t["zz_fake"])
+    return pairs, t
 
 
-def discriminator_terms(config: ALADConfig, run: Runner, x: jnp.ndarray, z: jnp.ndarray) -> Terms:
+def discriminator_terms(
+    config: ALADConfig, run: Runner, x: jnp.ndarray, z: jnp.ndarray
+) -> tuple[Terms, Terms]:
     """Each discriminator's cross-entropy, real pairs -> 1."""
-    pairs = _logit_pairs(config, run, x, z)
-    return {k: losses.discriminator_cross_entropy(r, f) for k, (r, f) in pairs.items()}
+    pairs, tensors = _logit_pairs(config, run, x, z)
+    return {k: losses.discriminator_cross_entropy(r, f) for k, (r, f) in pairs.items()}, tensors
 
 
 def encoder_generator_terms(
     config: ALADConfig, run: Runner, x: jnp.ndarray, z: jnp.ndarray
-) -> Terms:
+) -> tuple[Terms, Terms]:
     """E's and G's terms: each discriminator's loss with the labels swapped."""
-    pairs = _logit_pairs(config, run, x, z)
-    return {k: losses.discriminator_cross_entropy(f, r) for k, (r, f) in pairs.items()}
+    pairs, tensors = _logit_pairs(config, run, x, z)
+    return {k: losses.discriminator_cross_entropy(f, r) for k, (r, f) in pairs.items()}, tensors
 
 
-train_step = train_step_for(_networks, discriminator_terms, encoder_generator_terms)
+train_step = train_step_for(networks, discriminator_terms, encoder_generator_terms)
 
 
 def score(config: ALADConfig, state: State, x: jnp.ndarray) -> Scores:
     """D_xx feature matching (default), L1, L2 and logits scores of x against G(E(x))."""
-    run = Runner.inference(_networks(config, x), state)
+    run = Runner.inference(networks(config, x), state)
     x_hat = run("g", run("e", x))
     _, f_real = run("d_xx", x, x)
     logit_rec, f_rec = run("d_xx", x, x_hat)
     heads = {
-        "fm": losses.l1_norm(f_real, f_rec),
-        "l1": losses.l1_norm(x, x_hat),
+        "fm": losses.l1_sum(f_real, f_rec),
+        "l1": losses.l1_sum(x, x_hat),
         "l2": losses.l2_norm(x, x_hat),
         "logits": losses.generator_non_saturating(logit_rec),
     }

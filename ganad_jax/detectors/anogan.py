@@ -10,6 +10,8 @@ building block (`detectors/gan.py`). Scoring searches the latent space for each 
     D(z) = sum |f(x) - f(G(z))|      (discrimination loss, f = an intermediate layer of D)
     A(x) = (1 - lambda) R(z*) + lambda D(z*)               (score head "anomaly", the default)
 
+lambda is `score_weight` (the weight of the score's discriminator part, as in every detector).
+
 Heads: "anomaly", "residual" R(z*), "discrimination" D(z*); anomaly map |x - G(z*)| (channel mean).
 The search is `search.latent_search`: jitted, vmapped over the batch, one optimizer state per
 sample. Defaults: the paper's lambda = 0.1 and 500 steps, DCGAN's training defaults (64x64 images,
@@ -37,23 +39,23 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from ganad_jax import losses, search
-from ganad_jax.detectors import Detector, Scores, State, gan, register
+from ganad_jax import losses, optim, search
+from ganad_jax.detectors import Detector, Scores, State, gan, reconstruction_outputs, register
 
 
 @dataclasses.dataclass(frozen=True)
 class AnoGANConfig(gan.DCGANConfig):
     """AnoGAN hyper-parameters: DCGAN training (see DCGANConfig) plus the latent search.
 
-    `discrimination_weight` is the paper's lambda; `search_optimizer` ("adam" or "rmsprop") with
-    `search_lr`, unless `optimizers["search"]` gives any optax transformation.
+    `score_weight` is the paper's lambda, the weight of the discrimination loss in the search and
+    the score; `search_optimizer` ("adam" or "rmsprop") with `search_lr`, unless
+    `optimizers["search"]` gives any optax transformation.
     """
 
     HEADS: ClassVar[tuple[str, ...]] = ("anomaly", "residual", "discrimination")
 
-    discrimination_weight: float = 0.1
+    score_weight: float = 0.1
     search_steps: int = 500
     search_optimizer: str = "adam"
     search_lr: float = 0.01
@@ -66,19 +68,19 @@ class AnoGANConfig(gan.DCGANConfig):
         if self.search_steps < 0:
             raise ValueError(f"search_steps must be >= 0, got {self.search_steps}")
 
-
-def search_optimizer(config: AnoGANConfig) -> optax.GradientTransformation:
-    """The optimizer of the latent search."""
-    if "search" in config.optimizers:
-        return config.optimizers["search"]
-    return gan.named_optimizer(config.search_optimizer, config.search_lr)
+    def optimizer_spec(self, network: str) -> optim.Spec:
+        """The search's optimizer ("search"): `search_optimizer` with `search_lr` (RMSProp's
+        decay 0.99, Adam's betas (0.9, 0.999)); G's and D's are DCGAN's."""
+        if network == "search":
+            return optim.Spec(self.search_optimizer, self.search_lr, decay=0.99)
+        return super().optimizer_spec(network)
 
 
 def _search_losses(config: AnoGANConfig, state: State, x, x_features, fake):
     """(residual, discrimination, combined loss) per example of generated `fake` against `x`."""
-    residual = losses.l1_norm(x, fake)
-    discrimination = losses.l1_norm(x_features, gan.critic_features(config, state, fake))
-    weight = config.discrimination_weight
+    residual = losses.l1_sum(x, fake)
+    discrimination = losses.l1_sum(x_features, gan.critic_features(config, state, fake))
+    weight = config.score_weight
     return residual, discrimination, (1.0 - weight) * residual + weight * discrimination
 
 
@@ -93,7 +95,8 @@ def search_problem(config: AnoGANConfig, state: State, x: jnp.ndarray) -> tuple:
 
     z0 = gan.sample_prior(config, jax.random.key(config.search_seed), 1)[0]
     targets = (x, gan.critic_features(config, state, x))
-    return objective, z0, targets, search_optimizer(config), config.search_steps
+    optimizer = optim.make(config, "search", average=False)
+    return objective, z0, targets, optimizer, config.search_steps
 
 
 def score(config: AnoGANConfig, state: State, x: jnp.ndarray) -> Scores:
@@ -102,12 +105,10 @@ def score(config: AnoGANConfig, state: State, x: jnp.ndarray) -> Scores:
     z_star = search.latent_search(*problem)
     x_hat = gan.generate(config, state, z_star, x)
     residual, discrimination, anomaly = _search_losses(config, state, *problem[2], x_hat)
-    is_image = x.ndim == 4
     return Scores(
         heads={"anomaly": anomaly, "residual": residual, "discrimination": discrimination},
         default=config.score_head,
-        anomaly_map=jnp.abs(x - x_hat).mean(axis=-1) if is_image else None,
-        reconstruction=x_hat if is_image else None,
+        **reconstruction_outputs(x, x_hat),
     )
 
 

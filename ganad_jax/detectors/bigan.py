@@ -26,9 +26,13 @@ the whole family: BiGAN, EGBAD, ALAD, CE-BiGAN): where the epochs make fewer, as
 that make 2,000, what PyOD's ALAD (200 epochs of batch 32) makes on a table of 320 rows; the
 family's Arrhythmia runs (`experiments/bigan_family_tabular.py`) train 4,000. Runs whose epochs
 make 2,000 (KDD Cup 99, image sets) are unchanged; 0 turns it off. The released EGBAD/ALAD code
-scores with an
-exponential moving average of the weights, which the papers do not mention: `ema_decay` turns it
-on (off by default).
+scores with an exponential moving average of the weights, which the papers do not mention:
+`ema_decay` turns it on (off by default; the released EGBAD code uses 0.9999, ALAD's 0.999).
+
+Objectives (`loss_weights`, `extra_terms`): "d", every discriminator's terms summed (BiGAN's
+"adversarial"), and "eg", E's and G's joint loss ("adversarial"). Extra terms of either read x,
+z (the prior's draw), z_hat (= E(x)), x_gen (= G(z)), real_logit (D(x, E(x))) and fake_logit
+(D(G(z), z)); ALAD and CE-BiGAN add their own (see their docstrings).
 """
 
 from __future__ import annotations
@@ -40,19 +44,19 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
-from ganad_jax import losses
+from ganad_jax import losses, optim
 from ganad_jax.detectors import (
     Detector,
+    DetectorConfig,
     Scores,
     State,
-    apply_updates,
-    averaged_params,
-    check_fields,
-    make_optimizer,
+    new_state,
+    objective,
+    reconstruction_outputs,
     register,
 )
+from ganad_jax.nn import apply
 from ganad_jax.nn.dcgan import check_image_size
 from ganad_jax.nn.joint import (
     BidirectionalEncoder,
@@ -68,8 +72,9 @@ INPUTS = {"e": ("x",), "g": ("z",), "d_xz": ("x", "z"), "d_xx": ("x", "x"), "d_z
 
 
 @dataclasses.dataclass(frozen=True)
-class BiGANConfig:
-    """BiGAN hyper-parameters; the other BiGAN-family configs extend this one.
+class BiGANConfig(DetectorConfig):
+    """BiGAN hyper-parameters; the other BiGAN-family configs extend this one (the shared fields,
+    optimizers, loss weights, extra terms and `ema_decay`, are `DetectorConfig`'s).
 
     Images use the DCGAN encoder/decoder of width `features` at `image_size`; rows use MLPs with
     hidden `encoder_widths` and `generator_widths`. D's x branch is a DCGAN convolution stack
@@ -77,13 +82,9 @@ class BiGANConfig:
     have `discriminator_width` units; LeakyReLU `slope` and `dropout` in D (the tabular E takes
     `nn/mlp.py`'s LeakyReLU 0.2, G ReLU).
     `discriminator` is "joint" (BiGAN's concatenation) or "projection" (see `nn/joint.py`).
-    `encoder_generator_weights` weighs E's and G's named terms ("adversarial" here);
     `optimizers` may replace the Adam of any network ("e", "g", "d_xz", ...).
     `min_updates` (2,000) is the fewest train steps a run makes: its epochs are raised to make
     them (0: the epochs as given).
-    `ema_decay` > 0 keeps an exponential moving average of every network's weights with that
-    decay (the released EGBAD code uses 0.9999, ALAD's 0.999) and scores and samples with it;
-    0 (the default, as in the papers) uses the trained weights.
     """
 
     HEADS: ClassVar[tuple[str, ...]] = ("reconstruction", "discriminator")
@@ -100,27 +101,19 @@ class BiGANConfig:
     batch_size: int = 128
     epochs: int = 100
     min_updates: int = 2000
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    encoder_generator_weights: Mapping[str, float] = dataclasses.field(
-        default_factory=lambda: {"adversarial": 1.0}
-    )
-    optimizers: Mapping[str, optax.GradientTransformation] = dataclasses.field(default_factory=dict)
     score_head: str = "reconstruction"
-    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        check_fields(self)
+        super().__post_init__()
         check_image_size(self.image_size)
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.discriminator not in ("joint", "projection"):
             raise ValueError(
                 f"discriminator must be 'joint' or 'projection', got {self.discriminator!r}"
             )
-        if self.score_head not in self.HEADS:
-            raise ValueError(f"score_head must be one of {self.HEADS}, got {self.score_head!r}")
+
+    def default_loss_weights(self) -> dict[str, dict[str, float]]:
+        """BiGAN's: one adversarial term for the discriminator and for E and G, weight 1."""
+        return {"d": {"adversarial": 1.0}, "eg": {"adversarial": 1.0}}
 
 
 Terms = dict[str, jnp.ndarray]
@@ -145,24 +138,18 @@ class Runner:
 
     @classmethod
     def inference(cls, modules: Mapping[str, nn.Module], state: State) -> Runner:
-        """A runner in inference mode on the weights to score with (`averaged_params`)."""
-        return cls(modules, averaged_params(state), state.batch_stats)
+        """A runner in inference mode on the state's weights."""
+        return cls(modules, state.params, state.batch_stats)
 
     def __call__(self, name: str, *inputs: jnp.ndarray) -> Any:
-        """The output of network `name` on `inputs`."""
-        variables = {"params": self.params[name], "batch_stats": self.stats[name]}
-        module = self.modules[name]
-        if self.key is None:
-            return module.apply(variables, *inputs, train=False)
-        self._calls += 1
-        out, new = module.apply(
-            variables,
-            *inputs,
-            train=True,
-            mutable=["batch_stats"],
-            rngs={"dropout": jax.random.fold_in(self.key, self._calls)},
+        """The output of network `name` on `inputs` (`ganad_jax.nn.apply`)."""
+        train = self.key is not None
+        if train:
+            self._calls += 1
+        key = jax.random.fold_in(self.key, self._calls) if train else None
+        out, self.stats[name] = apply(
+            self.modules[name], self.params[name], self.stats[name], *inputs, train=train, key=key
         )
-        self.stats[name] = new.get("batch_stats", {})
         return out
 
 
@@ -176,15 +163,10 @@ def init_networks(
         variables = modules[name].init(subkey, *(example[i] for i in INPUTS[name]), train=False)
         params[name] = variables["params"]
         stats[name] = variables.get("batch_stats", {})
-    return State(
-        step=jnp.zeros((), jnp.int32),
-        params=params,
-        batch_stats=stats,
-        opt_state={name: make_optimizer(config, name).init(p) for name, p in params.items()},
-    )
+    return new_state(config, params, stats)
 
 
-TermsFn = Callable[[Any, Runner, jnp.ndarray, jnp.ndarray], Terms]
+TermsFn = Callable[[Any, Runner, jnp.ndarray, jnp.ndarray], tuple[Terms, Terms]]
 
 
 def adversarial_step(
@@ -196,11 +178,11 @@ def adversarial_step(
     discriminator_terms: TermsFn,
     encoder_generator_terms: TermsFn,
 ) -> tuple[State, dict[str, jnp.ndarray]]:
-    """One update of all discriminators ("d_*", on the sum of `discriminator_terms`), then one
-    joint update of E and G (`encoder_generator_terms` weighted by the config's
-    `encoder_generator_weights`) against them.
+    """One update of all discriminators ("d_*", on objective "d" of `discriminator_terms`), then
+    one joint update of E and G (objective "eg" of `encoder_generator_terms`) against them.
 
-    Both term functions map (config, runner, x, z ~ N(0, I)) to per-example terms.
+    Both term functions map (config, runner, x, z ~ N(0, I)) to (per-example terms, the tensors
+    extra terms read).
     """
     d_names = sorted(n for n in modules if n.startswith("d_"))
     z_d_key, z_g_key, d_key, g_key = jax.random.split(key, 4)
@@ -210,8 +192,7 @@ def adversarial_step(
 
     def d_objective(d_params):
         run = Runner(modules, {**state.params, **d_params}, state.batch_stats, d_key)
-        terms = discriminator_terms(config, run, x, prior(z_d_key))
-        total, means = losses.weighted_sum(terms, dict.fromkeys(terms, 1.0))
+        total, means = objective(config, "d", *discriminator_terms(config, run, x, prior(z_d_key)))
         return total, (means, {n: run.stats[n] for n in d_names})
 
     (d_loss, (d_terms, d_stats)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
@@ -219,20 +200,20 @@ def adversarial_step(
     )
     params, opt_state = dict(state.params), dict(state.opt_state)
     for n in d_names:
-        params[n], opt_state[n] = apply_updates(config, n, params[n], opt_state[n], d_grads[n])
+        params[n], opt_state[n] = optim.update(config, n, params[n], opt_state[n], d_grads[n])
     stats = {**state.batch_stats, **d_stats}
 
     def eg_objective(eg_params):
         run = Runner(modules, {**params, **eg_params}, stats, g_key)
-        terms = encoder_generator_terms(config, run, x, prior(z_g_key))
-        total, means = losses.weighted_sum(terms, config.encoder_generator_weights)
+        terms, tensors = encoder_generator_terms(config, run, x, prior(z_g_key))
+        total, means = objective(config, "eg", terms, tensors)
         return total, (means, {"e": run.stats["e"], "g": run.stats["g"]})
 
     (eg_loss, (eg_terms, eg_stats)), eg_grads = jax.value_and_grad(eg_objective, has_aux=True)(
         {"e": params["e"], "g": params["g"]}
     )
     for n in ("e", "g"):
-        params[n], opt_state[n] = apply_updates(config, n, params[n], opt_state[n], eg_grads[n])
+        params[n], opt_state[n] = optim.update(config, n, params[n], opt_state[n], eg_grads[n])
     new_state = State(
         step=state.step + 1,
         params=params,
@@ -268,25 +249,29 @@ def train_step_for(
     return train_step
 
 
-def bigan_logits(run: Runner, x: jnp.ndarray, z: jnp.ndarray) -> tuple[jnp.ndarray, ...]:
-    """D_xz's logits of the encoder pair (x, E(x)) and the generator pair (G(z), z), and the
-    pairs' codes and samples: (real, fake, E(x), G(z))."""
+def bigan_tensors(run: Runner, x: jnp.ndarray, z: jnp.ndarray) -> Terms:
+    """The tensors of a BiGAN pass: x, z, z_hat = E(x), x_gen = G(z), and D_xz's logits of the
+    encoder pair (x, E(x)), "real_logit", and of the generator pair (G(z), z), "fake_logit"."""
     z_hat, x_gen = run("e", x), run("g", z)
     real, _ = run("d_xz", x, z_hat)
     fake, _ = run("d_xz", x_gen, z)
-    return real, fake, z_hat, x_gen
+    return {"x": x, "z": z, "z_hat": z_hat, "x_gen": x_gen, "real_logit": real, "fake_logit": fake}
 
 
-def discriminator_terms(config: Any, run: Runner, x: jnp.ndarray, z: jnp.ndarray) -> Terms:
+def discriminator_terms(
+    config: Any, run: Runner, x: jnp.ndarray, z: jnp.ndarray
+) -> tuple[Terms, Terms]:
     """D's BiGAN term: encoder pairs are real, generator pairs fake."""
-    real, fake, _, _ = bigan_logits(run, x, z)
-    return {"adversarial": losses.discriminator_cross_entropy(real, fake)}
+    t = bigan_tensors(run, x, z)
+    return {"adversarial": losses.discriminator_cross_entropy(t["real_logit"], t["fake_logit"])}, t
 
 
-def encoder_generator_terms(config: Any, run: Runner, x: jnp.ndarray, z: jnp.ndarray) -> Terms:
+def encoder_generator_terms(
+    config: Any, run: Runner, x: jnp.ndarray, z: jnp.ndarray
+) -> tuple[Terms, Terms]:
     """E's and G's BiGAN term: D's loss with the labels swapped (the EGBAD/ALAD code's form)."""
-    real, fake, _, _ = bigan_logits(run, x, z)
-    return {"adversarial": losses.discriminator_cross_entropy(fake, real)}
+    t = bigan_tensors(run, x, z)
+    return {"adversarial": losses.discriminator_cross_entropy(t["fake_logit"], t["real_logit"])}, t
 
 
 def encoder_generator(config: Any, x: jnp.ndarray) -> dict[str, nn.Module]:
@@ -326,13 +311,6 @@ def xz_discriminator(
     return JointDiscriminator(body, (width,), width, slope, dropout, spectral_norm)
 
 
-def reconstruction_outputs(x: jnp.ndarray, x_hat: jnp.ndarray) -> dict[str, jnp.ndarray | None]:
-    """Scores' per-pixel map |x - G(E(x))| and the reconstruction, for images only."""
-    if x.ndim != 4:
-        return {"anomaly_map": None, "reconstruction": None}
-    return {"anomaly_map": jnp.abs(x - x_hat).mean(axis=-1), "reconstruction": x_hat}
-
-
 def networks(config: BiGANConfig, x: jnp.ndarray) -> dict[str, nn.Module]:
     """E, G and D(x, z) (dropout `config.dropout` in all of D) for data shaped like `x`."""
     body = x_body(config, x, config.dropout)
@@ -354,7 +332,7 @@ def score(config: BiGANConfig, state: State, x: jnp.ndarray) -> Scores:
     x_hat = run("g", z_hat)
     logit, _ = run("d_xz", x, z_hat)
     heads = {
-        "reconstruction": losses.l1_norm(x, x_hat),
+        "reconstruction": losses.l1_sum(x, x_hat),
         "discriminator": losses.generator_non_saturating(logit),
     }
     return Scores(heads=heads, default=config.score_head, **reconstruction_outputs(x, x_hat))
@@ -364,8 +342,8 @@ def samples(config: Any, state: State, key: jax.Array, like: jnp.ndarray) -> jnp
     """len(like) generated samples G(z), z ~ N(0, I), shaped like the real batch `like`."""
     generator = encoder_generator(config, like)["g"]
     z = jax.random.normal(key, (like.shape[0], config.latent), like.dtype)
-    variables = {"params": averaged_params(state)["g"], "batch_stats": state.batch_stats["g"]}
-    return generator.apply(variables, z, train=False)
+    out, _ = apply(generator, state.params["g"], state.batch_stats["g"], z, train=False)
+    return out
 
 
 TINY = {

@@ -11,16 +11,17 @@ of BiGAN's concatenating one, conditioning on the latent code by an inner produc
     L_D       = BCE(D(x, E(x)), 1) / 2 + BCE(D(G(z), z), 0) / 2
     L_EG      = BCE(D(G(z), z), 1) / 2 + BCE(D(x, E(x)), 0) / 2
                 + w_x * |x - G(E(x))|_1 + w_z * |z - E(G(z))|_1         (means over elements)
-    A(x)      = (1 - alpha) * ||x - G(E(x))||_1 + alpha * ||phi(x) - phi(G(E(x)))||_1
+    A(x)      = (1 - w) * ||x - G(E(x))||_1 + w * ||phi(x) - phi(G(E(x)))||_1     (w: `score_weight`)
 
 The "additional encoder and generator" of the method are E and G applied a second time (to G(z)
 and to E(x)), with shared weights: the consistency loss exists to make these two networks each
 other's inverse, which separate copies would not do.
 
 Choices where the paper is silent (all config fields):
-- `encoder_generator_weights` {"adversarial": 1, "consistency_x": 1, "consistency_z": 1}: equal
-  weights, consistency as mean absolute errors (L1, as the reconstruction score);
-- the anomaly score is EGBAD's (`egbad.py`): alpha = 0.1, feature matching on the
+- the "eg" objective's weights {"adversarial": 1, "consistency_x": 1, "consistency_z": 1}
+  (`loss_weights`): equal weights, consistency as mean absolute errors (L1, as the
+  reconstruction score);
+- the anomaly score is EGBAD's (`egbad.py`): `score_weight` 0.1, feature matching on the
   discriminator's image features phi (head "fm", default), or the cross-entropy variant; the
   parts are heads too;
 - optimiser and sizes are BiGAN's (Adam(2e-4, beta1 0.5), batch 128, latent 50) with the DCGAN
@@ -33,7 +34,6 @@ Choices where the paper is silent (all config fields):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 
 import jax.numpy as jnp
 
@@ -44,7 +44,7 @@ from ganad_jax.detectors.bigan import (
     BiGANConfig,
     Runner,
     Terms,
-    bigan_logits,
+    bigan_tensors,
     discriminator_terms,
     init,
     networks,
@@ -65,21 +65,26 @@ class CEBiGANConfig(EGBADConfig):
     epochs: int = BiGANConfig.epochs
     lr: float = BiGANConfig.lr
     discriminator: str = "projection"
-    encoder_generator_weights: Mapping[str, float] = dataclasses.field(
-        default_factory=lambda: {"adversarial": 1.0, "consistency_x": 1.0, "consistency_z": 1.0}
-    )
+
+    def default_loss_weights(self) -> dict[str, dict[str, float]]:
+        """BiGAN's, and the consistency terms of E and G at weight 1 (our choice)."""
+        eg = {"adversarial": 1.0, "consistency_x": 1.0, "consistency_z": 1.0}
+        return {"d": {"adversarial": 1.0}, "eg": eg}
 
 
 def encoder_generator_terms(
     config: CEBiGANConfig, run: Runner, x: jnp.ndarray, z: jnp.ndarray
-) -> Terms:
-    """E's and G's BiGAN term (labels swapped) and the two consistency terms."""
-    real, fake, z_hat, x_gen = bigan_logits(run, x, z)
-    return {
-        "adversarial": losses.discriminator_cross_entropy(fake, real),
-        "consistency_x": losses.l1(x, run("g", z_hat)),
-        "consistency_z": losses.l1(z, run("e", x_gen)),
+) -> tuple[Terms, Terms]:
+    """E's and G's BiGAN term (labels swapped) and the two consistency terms; the tensors add
+    x_rec (G(E(x))) and z_rec (E(G(z))) to BiGAN's."""
+    t = bigan_tensors(run, x, z)
+    t["x_rec"], t["z_rec"] = run("g", t["z_hat"]), run("e", t["x_gen"])
+    terms = {
+        "adversarial": losses.discriminator_cross_entropy(t["fake_logit"], t["real_logit"]),
+        "consistency_x": losses.l1_mean(x, t["x_rec"]),
+        "consistency_z": losses.l1_mean(z, t["z_rec"]),
     }
+    return terms, t
 
 
 train_step = train_step_for(networks, discriminator_terms, encoder_generator_terms)

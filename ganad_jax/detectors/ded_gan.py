@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -50,9 +51,9 @@ class DEDGANConfig(FamilyConfig):
     - `image_size` 64 (KolektorSDD images resized; 32 is too coarse for its thin cracks), latent
       100, features 64, batch 64, Adam(2e-4, beta1 0.5), 15 epochs: GANomaly's values, the method
       DED-GAN extends;
-    - `generator_weights`: adversarial (feature matching on D's last features, GANomaly's form) 1,
-      contextual (L1 of both reconstructions, averaged) 50, encoder (squared code distance) 1:
-      GANomaly's weights for the same three kinds of term;
+    - the generator's ("g") weights: adversarial (feature matching on D's last features,
+      GANomaly's form) 1, contextual (L1 of both reconstructions, averaged) 50, encoder (squared
+      code distance) 1: GANomaly's weights for the same three kinds of term;
     - the weight function is w(t) = 1 - exp(-t / `adversarial_ramp_steps`) on the adversarial
       weight: reconstruction and encoding dominate early, while D's features are still close to
       random, and the adversarial term nears its full weight after three ramps. T counts training
@@ -64,23 +65,19 @@ class DEDGANConfig(FamilyConfig):
     - the score is the mean squared distance of the two codes ("latent"); "reconstruction", the
       L1 of x and x2, is a second head.
 
-    The shared fields are `FamilyConfig`'s; `extra_terms` are functions of x, x_hat (= x2),
+    The shared fields are `FamilyConfig`'s; the generator's extra terms read x, x_hat (= x2),
     x_first (= x1), z (= z1), z_hat (= z2), logit_real, f_real, logit_fake, f_fake.
     """
 
+    GENERATOR_WEIGHTS: ClassVar[Mapping[str, float]] = {
+        "adversarial": 1.0,
+        "contextual": 50.0,
+        "encoder": 1.0,
+    }
+
     image_size: int = 64
     latent: int = 100
-    generator_weights: Mapping[str, float] = dataclasses.field(
-        default_factory=lambda: {"adversarial": 1.0, "contextual": 50.0, "encoder": 1.0}
-    )
     adversarial_ramp_steps: int = 1000
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.adversarial_ramp_steps < 0:
-            raise ValueError(
-                f"adversarial_ramp_steps must be >= 0, got {self.adversarial_ramp_steps}"
-            )
 
 
 class ReLUEncoder(nn.Module):
@@ -121,14 +118,14 @@ class Generator(nn.Module):
 OUTPUT_NAMES = ("x_hat", "x_first", "z", "z_hat")
 
 
-def _networks(config: DEDGANConfig, x: jnp.ndarray) -> tuple[Generator, Discriminator]:
+def networks(config: DEDGANConfig, x: jnp.ndarray) -> tuple[Generator, Discriminator]:
     generator = Generator(config.image_size, x.shape[-1], config.latent, config.features)
     return generator, Discriminator(config.features)
 
 
 def init(config: DEDGANConfig, key: jax.Array, sample_batch: jnp.ndarray) -> State:
     """Initialise G (two encoder-decoders) and D (DCGAN N(0, 0.02) weights) and their Adam states."""
-    return init_networks(config, key, sample_batch, *_networks(config, sample_batch))
+    return init_networks(config, key, sample_batch, *networks(config, sample_batch))
 
 
 def adversarial_weight(config: DEDGANConfig, step: jnp.ndarray) -> jnp.ndarray:
@@ -142,7 +139,8 @@ def _generator_terms(tensors: Tensors) -> dict[str, jnp.ndarray]:
     x = tensors["x"]
     return {
         "adversarial": losses.feature_matching(tensors["f_real"], tensors["f_fake"]),
-        "contextual": 0.5 * (losses.l1(x, tensors["x_first"]) + losses.l1(x, tensors["x_hat"])),
+        "contextual": 0.5
+        * (losses.l1_mean(x, tensors["x_first"]) + losses.l1_mean(x, tensors["x_hat"])),
         "encoder": losses.latent_consistency(tensors["z"], tensors["z_hat"]),
     }
 
@@ -153,25 +151,21 @@ def train_step(
     """One G update with the step's adversarial weight w(t), then one D update."""
     del key  # the step is deterministic given the batch
     ramp = adversarial_weight(config, state.step)
-    weights = {
-        name: w * ramp if name == "adversarial" else w
-        for name, w in config.generator_weights.items()
-    }
-    new_state, metrics = generator_discriminator_step(
+    new, metrics = generator_discriminator_step(
         config,
         state,
         x,
-        *_networks(config, x),
+        *networks(config, x),
         output_names=OUTPUT_NAMES,
         generator_terms=_generator_terms,
-        weights=weights,
+        scale={"adversarial": ramp},
     )
-    return new_state, {**metrics, "adversarial_weight": ramp}
+    return new, {**metrics, "adversarial_weight": ramp}
 
 
 def score(config: DEDGANConfig, state: State, x: jnp.ndarray) -> Scores:
     """Distance of the two codes (default) and reconstruction L1 per image; map |x - x2|."""
-    x2, _, z1, z2 = generator_inference(_networks(config, x)[0], state, x)
+    x2, _, z1, z2 = generator_inference(networks(config, x)[0], state, x)
     return latent_scores(config, x, x2, z1, z2)
 
 

@@ -5,7 +5,7 @@ Zenati, Foo, Lecouat, Manek and Chandrasekhar, ICLR workshop 2018, arXiv:1802.06
 Trained as a BiGAN (see `bigan.py`: E, G and D(x, z), the adversarial loss with swapped labels for
 E and G), so a test sample needs one pass through E, G and D instead of AnoGAN's latent search:
 
-    A(x) = (1 - alpha) * ||x - G(E(x))||_1 + alpha * L_D(x),   alpha = 0.1
+    A(x) = (1 - alpha) * ||x - G(E(x))||_1 + alpha * L_D(x),   alpha = `score_weight` = 0.1
     L_D(x) = ||f_D(x, E(x)) - f_D(G(E(x)), E(x))||_1            (head "fm", the default)
     L_D(x) = BCE(D(G(E(x)), E(x)), 1)                           (head "cross_entropy")
 
@@ -42,14 +42,13 @@ from typing import ClassVar
 import jax.numpy as jnp
 
 from ganad_jax import losses
-from ganad_jax.detectors import Detector, Scores, State, register
+from ganad_jax.detectors import Detector, Scores, State, reconstruction_outputs, register
 from ganad_jax.detectors.bigan import (
     TINY,
     BiGANConfig,
     Runner,
     init,
     networks,
-    reconstruction_outputs,
     samples,
     train_step,
 )
@@ -57,8 +56,9 @@ from ganad_jax.detectors.bigan import (
 
 @dataclasses.dataclass(frozen=True)
 class EGBADConfig(BiGANConfig):
-    """EGBAD hyper-parameters (the paper's KDD Cup 99 defaults); `alpha` weighs the
-    discrimination term of the score. See `BiGANConfig` for the network fields."""
+    """EGBAD hyper-parameters (the paper's KDD Cup 99 defaults); `score_weight` weighs the
+    discrimination term of the score (the residual weighs 1 - `score_weight`). See `BiGANConfig`
+    for the network fields and the objectives."""
 
     HEADS: ClassVar[tuple[str, ...]] = (
         "fm",
@@ -74,21 +74,22 @@ class EGBADConfig(BiGANConfig):
     batch_size: int = 50
     epochs: int = 50
     lr: float = 1e-5
-    alpha: float = 0.1
+    score_weight: float = 0.1
     score_head: str = "fm"
 
 
 def score(config: EGBADConfig, state: State, x: jnp.ndarray) -> Scores:
-    """(1 - alpha) L1 reconstruction + alpha feature matching (default) or cross-entropy."""
+    """(1 - w) L1 reconstruction + w feature matching (default) or cross-entropy, w the
+    `score_weight`."""
     run = Runner.inference(networks(config, x), state)
     z_hat = run("e", x)
     x_hat = run("g", z_hat)
     _, f_real = run("d_xz", x, z_hat)
     fake_logit, f_fake = run("d_xz", x_hat, z_hat)
-    reconstruction = losses.l1_norm(x, x_hat)
-    feature = losses.l1_norm(f_real, f_fake)
+    reconstruction = losses.l1_sum(x, x_hat)
+    feature = losses.l1_sum(f_real, f_fake)
     discrimination = losses.generator_non_saturating(fake_logit)
-    a = config.alpha
+    a = config.score_weight
     heads = {
         "fm": (1 - a) * reconstruction + a * feature,
         "cross_entropy": (1 - a) * reconstruction + a * discrimination,

@@ -7,11 +7,16 @@ Phase 1, the first `gan_steps` steps: a WGAN-GP (generator G, critic D with hidd
 on normal samples, exactly the `wgan-gp` building block (`detectors/gan.py`). Phase 2, every later
 step: an encoder E: x -> z trained with G and D frozen, by one of the paper's schemes:
 
-    izi   L_E = MSE(x, G(E(x)))
-    ziz   L_E = MSE(z, E(G(z))),  z ~ N(0, I)
-    izif  L_E = MSE(x, G(E(x))) + kappa MSE(f(x), f(G(E(x))))       (the default, kappa = 1)
+    izi   L_E = MSE(x, G(E(x)))                                     (term "image")
+    ziz   L_E = MSE(z, E(G(z))),  z ~ N(0, I)                       (term "latent")
+    izif  L_E = MSE(x, G(E(x))) + kappa MSE(f(x), f(G(E(x))))       (the default; "feature")
 
     A(x) = MSE(x, G(E(x))) + kappa MSE(f(x), f(G(E(x))))            (score head "anomaly")
+
+kappa is `score_weight` (default 1, the paper's): the score's weight of its feature part, which
+the paper adds to the image part (no convex combination, unlike the other detectors' score
+weights, so it may exceed 1); it is also the default weight of the encoder's "feature" term, as
+the paper uses one kappa for both (`loss_weights={"e": {"feature": ...}}` sets that one alone).
 
 Heads: "anomaly" (the default, the paper's score for every scheme), "image_residual",
 "feature_residual"; anomaly map |x - G(E(x))| (channel mean). MSE is the mean over pixels
@@ -26,7 +31,10 @@ the run (epochs x steps per epoch, or `max_steps`) longer than `gan_steps`, or t
 trained (the `phase` metric says which phase a step ran).
 
 Defaults follow the released code: latent 128, z ~ N(0, 1), n_critic 5, lambda 10, Adam(1e-4,
-betas (0, 0.9)) for G and D, RMSProp(5e-5) for E, kappa 1, 64x64 images. `gan_steps` 5,000 and
+betas (0, 0.9)) for G and D, RMSProp(5e-5) for E, kappa 1, 64x64 images. The objectives are
+WGAN-GP's "g" and "d" (see `gan.py`) and the encoder's "e", whose extra terms read x, z (= E(x)),
+x_hat (= G(E(x))), real_features and fake_features (f of x and of x_hat; izif) or, for ziz, z
+(the prior's draw), x_gen (= G(z)) and z_hat (= E(x_gen)). `gan_steps` 5,000 and
 100 epochs are ours: the released code trains the WGAN for 7 epochs of its (unpublished) data set
 and the encoder for 50,000 updates, which 10,000 phase-2 steps give. So the minimum of training
 steps (`min_updates`) is 15,000 = `gan_steps` + those 10,000: where the epochs make fewer (a small
@@ -45,15 +53,27 @@ Deviations, and why:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
-from ganad_jax import losses
-from ganad_jax.detectors import Detector, Scores, State, gan, register
+from ganad_jax import losses, optim
+from ganad_jax.detectors import (
+    NON_NEGATIVE,
+    Detector,
+    Range,
+    Scores,
+    State,
+    gan,
+    new_state,
+    objective,
+    reconstruction_outputs,
+    register,
+)
+from ganad_jax.nn import apply
 from ganad_jax.nn.dcgan import NORMS, Encoder
 from ganad_jax.nn.mlp import MLPEncoder
 
@@ -65,27 +85,43 @@ class FAnoGANConfig(gan.WGANGPConfig):
     """f-AnoGAN hyper-parameters: WGAN-GP training (see WGANGPConfig), then the encoder.
 
     `scheme` is the encoder's training objective; `encoder_optimizer` ("rmsprop" or "adam") with
-    `encoder_lr`, unless `optimizers["e"]` gives any optax transformation.
+    `encoder_lr` is its default optimizer (`optimizers["e"]` may give any optax transformation);
+    `score_weight` is the paper's kappa (see the module docstring).
     """
 
     HEADS: ClassVar[tuple[str, ...]] = ("anomaly", "image_residual", "feature_residual")
+    RANGES: ClassVar[Mapping[str, Range]] = {"score_weight": NON_NEGATIVE}
 
     latent: int = 128
     epochs: int = 100
     min_updates: int = 15000
     gan_steps: int = 5000
     scheme: str = "izif"
-    kappa: float = 1.0
+    score_weight: float = 1.0
     encoder_optimizer: str = "rmsprop"
     encoder_lr: float = 5e-5
     encoder_norm: str = "batch"
     score_head: str = "anomaly"
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         gan.check_choice("scheme", self.scheme, SCHEMES)
+        super().__post_init__()
         gan.check_choice("encoder_optimizer", self.encoder_optimizer, gan.OPTIMIZERS)
         gan.check_choice("encoder_norm", self.encoder_norm, NORMS)
+
+    def default_loss_weights(self) -> dict[str, dict[str, float]]:
+        """WGAN-GP's, and the encoder scheme's terms: 1 each, kappa for "feature"."""
+        encoder = {"ziz": {"latent": 1.0}, "izi": {"image": 1.0}}.get(
+            self.scheme, {"image": 1.0, "feature": self.score_weight}
+        )
+        return {**super().default_loss_weights(), "e": encoder}
+
+    def optimizer_spec(self, network: str) -> optim.Spec:
+        """E's: `encoder_optimizer` with `encoder_lr` (RMSProp decay 0.99); G's and D's are
+        WGAN-GP's."""
+        if network == "e":
+            return optim.Spec(self.encoder_optimizer, self.encoder_lr, decay=0.99)
+        return super().optimizer_spec(network)
 
 
 def encoder_network(config: FAnoGANConfig, x: jnp.ndarray) -> nn.Module:
@@ -95,13 +131,6 @@ def encoder_network(config: FAnoGANConfig, x: jnp.ndarray) -> nn.Module:
     return MLPEncoder(config.latent, config.hidden)
 
 
-def encoder_optimizer(config: FAnoGANConfig) -> optax.GradientTransformation:
-    """The encoder's optimizer."""
-    if "e" in config.optimizers:
-        return config.optimizers["e"]
-    return gan.named_optimizer(config.encoder_optimizer, config.encoder_lr)
-
-
 def init(config: FAnoGANConfig, key: jax.Array, sample_batch: jnp.ndarray) -> State:
     """Initialise G, D and E and their optimizer states."""
     gan_key, e_key = jax.random.split(key)
@@ -109,35 +138,31 @@ def init(config: FAnoGANConfig, key: jax.Array, sample_batch: jnp.ndarray) -> St
     e_vars = encoder_network(config, sample_batch).init(e_key, sample_batch, train=False)
     params["e"] = e_vars["params"]
     stats["e"] = e_vars.get("batch_stats", {})
-    optimizers = {
-        "g": gan.make_optimizer(config, "g"),
-        "d": gan.make_optimizer(config, "d"),
-        "e": encoder_optimizer(config),
-    }
-    return State(
-        step=jnp.zeros((), jnp.int32),
-        params=params,
-        batch_stats=stats,
-        opt_state={name: opt.init(params[name]) for name, opt in optimizers.items()},
-    )
+    return new_state(config, params, stats)
 
 
 def encoder_terms(
     config: FAnoGANConfig, state: State, encode: Any, x: jnp.ndarray, key: jax.Array
-) -> tuple[dict[str, jnp.ndarray], Any]:
-    """The scheme's per-example terms and E's statistics; `encode(v)` returns (E(v), stats)."""
+) -> tuple[dict[str, jnp.ndarray], dict[str, jnp.ndarray], Any]:
+    """The scheme's per-example terms, the tensors extra terms read and E's statistics;
+    `encode(v)` returns (E(v), stats)."""
     if config.scheme == "ziz":
         z = gan.sample_prior(config, key, x.shape[0])
-        z_hat, stats = encode(gan.generate(config, state, z, x))
-        return {"latent": losses.l2(z, z_hat)}, stats
+        x_gen = gan.generate(config, state, z, x)
+        z_hat, stats = encode(x_gen)
+        tensors = {"z": z, "x_gen": x_gen, "z_hat": z_hat}
+        return {"latent": losses.l2_mean(z, z_hat)}, tensors, stats
     z, stats = encode(x)
     x_hat = gan.generate(config, state, z, x)
-    terms = {"image": losses.l2(x, x_hat)}
+    tensors = {"x": x, "z": z, "x_hat": x_hat}
+    terms = {"image": losses.l2_mean(x, x_hat)}
     if config.scheme == "izif":
+        tensors["real_features"] = gan.critic_features(config, state, x)
+        tensors["fake_features"] = gan.critic_features(config, state, x_hat)
         terms["feature"] = losses.feature_matching(
-            gan.critic_features(config, state, x), gan.critic_features(config, state, x_hat)
+            tensors["real_features"], tensors["fake_features"]
         )
-    return terms, stats
+    return terms, tensors, stats
 
 
 def encoder_update(
@@ -146,8 +171,6 @@ def encoder_update(
     """n_critic encoder updates, one per sub-batch; returns E's (params, stats, opt_state) and
     the step's metrics."""
     encoder = encoder_network(config, batch)
-    optimizer = encoder_optimizer(config)
-    weights = {"image": 1.0, "feature": config.kappa, "latent": 1.0}
 
     def one_update(carry, inputs):
         e_params, e_opt, e_stats = carry
@@ -155,15 +178,15 @@ def encoder_update(
 
         def loss(e_params):
             def encode(v):
-                (z, _), stats = gan.apply(encoder, e_params, e_stats, v, True)
+                (z, _), stats = apply(encoder, e_params, e_stats, v, train=True)
                 return z, stats
 
-            terms, stats = encoder_terms(config, state, encode, x, k)
-            total, means = losses.weighted_sum(terms, {name: weights[name] for name in terms})
+            terms, tensors, stats = encoder_terms(config, state, encode, x, k)
+            total, means = objective(config, "e", terms, tensors)
             return total, (means, stats)
 
         (total, (means, e_stats)), grads = jax.value_and_grad(loss, has_aux=True)(e_params)
-        e_params, e_opt = gan.update(optimizer, e_params, e_opt, grads)
+        e_params, e_opt = optim.update(config, "e", e_params, e_opt, grads)
         return (e_params, e_opt, e_stats), {"loss": total, **means}
 
     carry = (state.params["e"], state.opt_state["e"], state.batch_stats["e"])
@@ -206,24 +229,22 @@ def train_step(
 
 def score(config: FAnoGANConfig, state: State, x: jnp.ndarray) -> Scores:
     """izif anomaly score (default), image and feature residuals of G(E(x)); map |x - G(E(x))|."""
-    (z, _), _ = gan.apply(
-        encoder_network(config, x), state.params["e"], state.batch_stats["e"], x, False
+    (z, _), _ = apply(
+        encoder_network(config, x), state.params["e"], state.batch_stats["e"], x, train=False
     )
     x_hat = gan.generate(config, state, z, x)
-    image = losses.l2(x, x_hat)
+    image = losses.l2_mean(x, x_hat)
     feature = losses.feature_matching(
         gan.critic_features(config, state, x), gan.critic_features(config, state, x_hat)
     )
-    is_image = x.ndim == 4
     return Scores(
         heads={
-            "anomaly": image + config.kappa * feature,
+            "anomaly": image + config.score_weight * feature,
             "image_residual": image,
             "feature_residual": feature,
         },
         default=config.score_head,
-        anomaly_map=jnp.abs(x - x_hat).mean(axis=-1) if is_image else None,
-        reconstruction=x_hat if is_image else None,
+        **reconstruction_outputs(x, x_hat),
     )
 
 

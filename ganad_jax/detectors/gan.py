@@ -43,21 +43,32 @@ Deviations, and why:
   step's fake batch); the discriminator's BatchNorm statistics from the generator update are
   discarded;
 - RMSProp is optax's with decay 0.99 (PyTorch's default, the WGAN code's framework).
+
+Scores read the moving average of the weights when `ema_decay` is set (as every detector's);
+with WGAN's clipping the average follows the clipped weights.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
-from ganad_jax import losses
-from ganad_jax.detectors import Detector, Scores, State, check_fields, register
+from ganad_jax import losses, optim
+from ganad_jax.detectors import (
+    Detector,
+    DetectorConfig,
+    Scores,
+    State,
+    new_state,
+    objective,
+    register,
+)
+from ganad_jax.nn import apply
 from ganad_jax.nn.dcgan import NORMS, Decoder, Discriminator, check_image_size
 from ganad_jax.nn.mlp import MLP, MLPDiscriminator
 
@@ -73,15 +84,23 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class DCGANConfig:
+class DCGANConfig(DetectorConfig):
     """GAN hyper-parameters; the defaults are DCGAN's (WGANConfig and WGANGPConfig change them).
+    The shared fields (optimizers, loss weights, extra terms, moving average) are
+    `DetectorConfig`'s.
 
     `batch_size` counts the real samples of one train_step: `n_critic` critic updates of
     batch_size // n_critic samples each (a training set smaller than one batch is one batch, cut
     to a multiple of n_critic). `min_updates` (2,000) is the fewest train steps a run makes: its
     epochs are raised to make them (0: the epochs as given). `hidden` are the MLP widths used for
-    tabular rows.
-    `optimizers` may replace the optimizer of "g" and/or "d" with any optax transformation.
+    tabular rows. `optimizer` ("adam" or "rmsprop", decay 0.99) with `lr`, `beta1`, `beta2` is
+    the default optimizer of "g" and "d".
+
+    Objectives and their terms (`loss_weights`, `extra_terms`):
+    - "d": "adversarial" (non-saturating), or "wasserstein" and, for WGAN-GP, "gradient_penalty"
+      (weight 10, the paper's lambda); its extra terms read x (the critic update's real
+      sub-batch), fake, z, real_score, fake_score, real_features, fake_features;
+    - "g": "adversarial" or "wasserstein"; extra terms read z, fake, fake_score, fake_features.
     """
 
     HEADS: ClassVar[tuple[str, ...]] = ("discriminator",)
@@ -94,26 +113,20 @@ class DCGANConfig:
     objective: str = "non-saturating"
     n_critic: int = 1
     clip: float = 0.01
-    gp_weight: float = 10.0
     critic_norm: str = "batch"
     batch_size: int = 128
     epochs: int = 25
     min_updates: int = 2000
     optimizer: str = "adam"
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    optimizers: Mapping[str, optax.GradientTransformation] = dataclasses.field(default_factory=dict)
     score_head: str = "discriminator"
 
     def __post_init__(self) -> None:
-        check_fields(self)
-        check_image_size(self.image_size)
         check_choice("objective", self.objective, OBJECTIVES)
+        super().__post_init__()
+        check_image_size(self.image_size)
         check_choice("prior", self.prior, PRIORS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("critic_norm", self.critic_norm, NORMS)
-        check_choice("score_head", self.score_head, self.HEADS)
         if self.n_critic < 1 or self.batch_size % self.n_critic:
             raise ValueError(
                 f"batch_size ({self.batch_size}) must be a multiple of n_critic ({self.n_critic})"
@@ -129,6 +142,20 @@ class DCGANConfig:
         """What every batch size must be a multiple of: a step splits its batch into `n_critic`
         critic sub-batches (the trainer clamps a batch to a small training set by it)."""
         return self.n_critic
+
+    def default_loss_weights(self) -> dict[str, dict[str, float]]:
+        """The papers' weights: 1 for each adversarial term, 10 for WGAN-GP's penalty."""
+        if self.objective == "non-saturating":
+            return {"d": {"adversarial": 1.0}, "g": {"adversarial": 1.0}}
+        critic = {"wasserstein": 1.0}
+        if self.objective == "wasserstein-gp":
+            critic["gradient_penalty"] = 10.0
+        return {"d": critic, "g": {"wasserstein": 1.0}}
+
+    def optimizer_spec(self, network: str) -> optim.Spec:
+        """`optimizer` with `lr` for "g" and "d": Adam with the betas, or RMSProp with decay
+        0.99 (PyTorch's default, the WGAN code's framework)."""
+        return optim.Spec(self.optimizer, self.lr, b1=self.beta1, b2=self.beta2, decay=0.99)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,30 +184,6 @@ class WGANGPConfig(DCGANConfig):
     beta2: float = 0.9
 
 
-def named_optimizer(
-    name: str, lr: float, beta1: float = 0.9, beta2: float = 0.999
-) -> optax.GradientTransformation:
-    """Adam(lr, beta1, beta2) or RMSProp(lr) (decay 0.99, PyTorch's default) by name."""
-    if name == "rmsprop":
-        return optax.rmsprop(lr, decay=0.99, eps=1e-8)
-    return optax.adam(lr, b1=beta1, b2=beta2)
-
-
-def make_optimizer(config: DCGANConfig, network: str) -> optax.GradientTransformation:
-    """`config.optimizers[network]` if given, else the config's named optimizer."""
-    if network in config.optimizers:
-        return config.optimizers[network]
-    return named_optimizer(config.optimizer, config.lr, config.beta1, config.beta2)
-
-
-def update(
-    optimizer: optax.GradientTransformation, params: Any, opt_state: Any, grads: Any
-) -> tuple[Any, Any]:
-    """One optimizer update; returns (params, opt_state)."""
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
-
-
 def networks(config: DCGANConfig, x: jnp.ndarray) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) for `x`: DCGAN for images (rank 4), MLPs for rows (rank 2)."""
     if x.ndim == 4:
@@ -191,18 +194,6 @@ def networks(config: DCGANConfig, x: jnp.ndarray) -> tuple[nn.Module, nn.Module]
     if x.ndim == 2:
         return MLP(config.hidden, x.shape[-1]), MLPDiscriminator(config.hidden)
     raise ValueError(f"expected images (N, H, W, C) or rows (N, D), got shape {x.shape}")
-
-
-def apply(
-    module: nn.Module, params: Any, stats: Any, inputs: jnp.ndarray, train: bool
-) -> tuple[Any, Any]:
-    """`module(inputs, train)` with its params and BatchNorm statistics (`{}` if it has none);
-    returns (output, statistics), the statistics updated when training."""
-    variables = {"params": params, "batch_stats": stats} if stats else {"params": params}
-    if not train:
-        return module.apply(variables, inputs, train=False), stats
-    out, new = module.apply(variables, inputs, train=True, mutable=["batch_stats"])
-    return out, new.get("batch_stats", {})
 
 
 def sample_prior(config: DCGANConfig, key: jax.Array, n: int) -> jnp.ndarray:
@@ -246,27 +237,28 @@ def init_networks(
 
 def init(config: DCGANConfig, key: jax.Array, sample_batch: jnp.ndarray) -> State:
     """Initialise G and D and their optimizer states."""
-    params, stats = init_networks(config, key, sample_batch)
-    return State(
-        step=jnp.zeros((), jnp.int32),
-        params=params,
-        batch_stats=stats,
-        opt_state={name: make_optimizer(config, name).init(p) for name, p in params.items()},
-    )
+    return new_state(config, *init_networks(config, key, sample_batch))
 
 
 def critic_terms(
     config: DCGANConfig,
     critic: Any,
     stats: Any,
-    real: jnp.ndarray,
-    fake: jnp.ndarray,
+    tensors: dict[str, jnp.ndarray],
     key: jax.Array,
 ) -> tuple[dict[str, jnp.ndarray], Any]:
     """The critic's per-example loss terms under `config.objective` and its updated statistics;
-    `critic(x, stats)` returns ((score, features), stats)."""
-    (real_score, _), stats = critic(real, stats)
-    (fake_score, _), stats = critic(fake, stats)
+    `critic(x, stats)` returns ((score, features), stats). Adds the critic's outputs to
+    `tensors` (which holds x, the real sub-batch, and fake)."""
+    real, fake = tensors["x"], tensors["fake"]
+    (real_score, real_features), stats = critic(real, stats)
+    (fake_score, fake_features), stats = critic(fake, stats)
+    tensors.update(
+        real_score=real_score,
+        fake_score=fake_score,
+        real_features=real_features,
+        fake_features=fake_features,
+    )
     if config.objective == "non-saturating":
         return {"adversarial": losses.discriminator_cross_entropy(real_score, fake_score)}, stats
     terms = {"wasserstein": losses.wasserstein_critic(real_score, fake_score)}
@@ -275,6 +267,14 @@ def critic_terms(
             lambda v: critic(v, stats)[0][0], real, fake, key
         )
     return terms, stats
+
+
+def clip_weights(config: DCGANConfig) -> Any:
+    """WGAN's constraint on the critic's updated weights: clipped to [-clip, clip] (none for
+    the other objectives)."""
+    if config.objective != "wasserstein":
+        return lambda params: params
+    return lambda params: jax.tree.map(lambda p: jnp.clip(p, -config.clip, config.clip), params)
 
 
 def gan_update(
@@ -286,31 +286,27 @@ def gan_update(
     """
     generator, discriminator = networks(config, batch)
     critic_key, g_key = jax.random.split(key)
-    d_opt_fn, g_opt_fn = make_optimizer(config, "d"), make_optimizer(config, "g")
-    weights = {"adversarial": 1.0, "wasserstein": 1.0, "gradient_penalty": config.gp_weight}
     m = batch.shape[0] // config.n_critic
 
     def critic_update(carry, inputs):
         d_params, d_opt, d_stats, g_stats = carry
         real, k = inputs
         z_key, gp_key = jax.random.split(k)
-        fake, g_stats = apply(
-            generator, state.params["g"], g_stats, sample_prior(config, z_key, m), True
-        )
+        z = sample_prior(config, z_key, m)
+        fake, g_stats = apply(generator, state.params["g"], g_stats, z, train=True)
         fake = jax.lax.stop_gradient(fake)
 
         def loss(d_params):
             def critic(x, stats):
-                return apply(discriminator, d_params, stats, x, True)
+                return apply(discriminator, d_params, stats, x, train=True)
 
-            terms, stats = critic_terms(config, critic, d_stats, real, fake, gp_key)
-            total, means = losses.weighted_sum(terms, {name: weights[name] for name in terms})
+            tensors = {"x": real, "fake": fake, "z": z}
+            terms, stats = critic_terms(config, critic, d_stats, tensors, gp_key)
+            total, means = objective(config, "d", terms, tensors)
             return total, (means, stats)
 
         (total, (means, d_stats)), grads = jax.value_and_grad(loss, has_aux=True)(d_params)
-        d_params, d_opt = update(d_opt_fn, d_params, d_opt, grads)
-        if config.objective == "wasserstein":
-            d_params = jax.tree.map(lambda p: jnp.clip(p, -config.clip, config.clip), d_params)
+        d_params, d_opt = optim.update(config, "d", d_params, d_opt, grads, clip_weights(config))
         return (d_params, d_opt, d_stats, g_stats), {"loss": total, **means}
 
     carry = (
@@ -326,19 +322,20 @@ def gan_update(
     z = sample_prior(config, g_key, m)
 
     def generator_loss(g_params):
-        fake, stats = apply(generator, g_params, g_stats, z, True)
-        (fake_score, _), _ = apply(discriminator, d_params, d_stats, fake, True)
+        fake, stats = apply(generator, g_params, g_stats, z, train=True)
+        (fake_score, fake_features), _ = apply(discriminator, d_params, d_stats, fake, train=True)
         if config.objective == "non-saturating":
             terms = {"adversarial": losses.generator_non_saturating(fake_score)}
         else:
             terms = {"wasserstein": losses.wasserstein_generator(fake_score)}
-        total, means = losses.weighted_sum(terms, dict.fromkeys(terms, 1.0))
+        tensors = {"z": z, "fake": fake, "fake_score": fake_score, "fake_features": fake_features}
+        total, means = objective(config, "g", terms, tensors)
         return total, (means, stats)
 
     (g_loss, (g_terms, g_stats)), g_grads = jax.value_and_grad(generator_loss, has_aux=True)(
         state.params["g"]
     )
-    g_params, g_opt = update(g_opt_fn, state.params["g"], state.opt_state["g"], g_grads)
+    g_params, g_opt = optim.update(config, "g", state.params["g"], state.opt_state["g"], g_grads)
     metrics = {
         "d_loss": d_metrics.pop("loss").mean(),
         **{f"d_{k}": v.mean() for k, v in d_metrics.items()},
@@ -364,21 +361,25 @@ def train_step(
 def score(config: DCGANConfig, state: State, x: jnp.ndarray) -> Scores:
     """-D(x) per sample (inference-mode statistics): the discriminator's unrealness."""
     _, discriminator = networks(config, x)
-    (realness, _), _ = apply(discriminator, state.params["d"], state.batch_stats["d"], x, False)
+    (realness, _), _ = apply(
+        discriminator, state.params["d"], state.batch_stats["d"], x, train=False
+    )
     return Scores(heads={"discriminator": -realness}, default=config.score_head)
 
 
 def generate(config: DCGANConfig, state: State, z: jnp.ndarray, like: jnp.ndarray) -> jnp.ndarray:
     """G(z) in inference mode, for data shaped like `like`."""
     generator, _ = networks(config, like)
-    out, _ = apply(generator, state.params["g"], state.batch_stats["g"], z, False)
+    out, _ = apply(generator, state.params["g"], state.batch_stats["g"], z, train=False)
     return out
 
 
 def critic_features(config: DCGANConfig, state: State, x: jnp.ndarray) -> jnp.ndarray:
     """D's last hidden features of `x` in inference mode (for feature matching)."""
     _, discriminator = networks(config, x)
-    (_, features), _ = apply(discriminator, state.params["d"], state.batch_stats["d"], x, False)
+    (_, features), _ = apply(
+        discriminator, state.params["d"], state.batch_stats["d"], x, train=False
+    )
     return features
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -57,15 +58,17 @@ from ganad_jax.nn.dcgan import Decoder, Discriminator, Encoder
 class GANomalyConfig(FamilyConfig):
     """GANomaly hyper-parameters (paper defaults; the shared fields are `FamilyConfig`'s).
 
-    `generator_weights` weighs the named generator terms ("adversarial", "contextual", "encoder" and
-    any term of `extra_terms`, functions of the step's tensors x, x_hat, z, z_hat, logit_real,
-    f_real, logit_fake, f_fake).
+    The generator's terms ("g") are "adversarial", "contextual" and "encoder" (weights 1, 50,
+    1); its extra terms read x, x_hat, z, z_hat, logit_real, f_real, logit_fake, f_fake.
     """
 
+    GENERATOR_WEIGHTS: ClassVar[Mapping[str, float]] = {
+        "adversarial": 1.0,
+        "contextual": 50.0,
+        "encoder": 1.0,
+    }
+
     latent: int = 100
-    generator_weights: Mapping[str, float] = dataclasses.field(
-        default_factory=lambda: {"adversarial": 1.0, "contextual": 50.0, "encoder": 1.0}
-    )
 
 
 class Generator(nn.Module):
@@ -85,20 +88,20 @@ class Generator(nn.Module):
         return x_hat, z, z_hat
 
 
-def _networks(config: GANomalyConfig, x: jnp.ndarray) -> tuple[Generator, Discriminator]:
+def networks(config: GANomalyConfig, x: jnp.ndarray) -> tuple[Generator, Discriminator]:
     generator = Generator(config.image_size, x.shape[-1], config.latent, config.features)
     return generator, Discriminator(config.features)
 
 
 def init(config: GANomalyConfig, key: jax.Array, sample_batch: jnp.ndarray) -> State:
     """Initialise G and D (DCGAN N(0, 0.02) weights) and their Adam states."""
-    return init_networks(config, key, sample_batch, *_networks(config, sample_batch))
+    return init_networks(config, key, sample_batch, *networks(config, sample_batch))
 
 
 def _generator_terms(tensors: Tensors) -> dict[str, jnp.ndarray]:
     return {
         "adversarial": losses.feature_matching(tensors["f_real"], tensors["f_fake"]),
-        "contextual": losses.l1(tensors["x"], tensors["x_hat"]),
+        "contextual": losses.l1_mean(tensors["x"], tensors["x_hat"]),
         "encoder": losses.latent_consistency(tensors["z"], tensors["z_hat"]),
     }
 
@@ -112,16 +115,15 @@ def train_step(
         config,
         state,
         x,
-        *_networks(config, x),
+        *networks(config, x),
         output_names=("x_hat", "z", "z_hat"),
         generator_terms=_generator_terms,
-        weights=config.generator_weights,
     )
 
 
 def score(config: GANomalyConfig, state: State, x: jnp.ndarray) -> Scores:
     """Latent distance (default) and reconstruction L1 per image; anomaly map |x - x'|."""
-    x_hat, z, z_hat = generator_inference(_networks(config, x)[0], state, x)
+    x_hat, z, z_hat = generator_inference(networks(config, x)[0], state, x)
     return latent_scores(config, x, x_hat, z, z_hat)
 
 

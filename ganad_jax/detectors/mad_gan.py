@@ -13,14 +13,15 @@ Scoring a window x inverts G: z* = argmin_z ||G(z) - x||^2 by `inversion_steps` 
 from a fixed start z0, independently per window (vmap). Per time step t and feature d:
 
     Res(x)_{t,d} = |x_{t,d} - G(z*)_{t,d}|,   Dis(x)_t = 1 - sigmoid(D(x)_t)
-    DR(x)_{t,d} = lambda * Res(x)_{t,d} + (1 - lambda) * Dis(x)_t     (lambda = `dr_lambda`)
+    DR(x)_{t,d} = (1 - w) * Res(x)_{t,d} + w * Dis(x)_t     (w = `score_weight`, 0.2)
 
 Heads (window means of these maps): "dr" (default), "reconstruction", "discrimination"; the DR map
 is `anomaly_map` (N, T, D), from which `ganad_jax.series` maps scores back to time points.
 
 Defaults follow the released code: window 30 (step 10 in the data), latent 15, one LSTM layer of
 100 units in G and in D, batch 500, 100 epochs, G trained with Adam (1e-3, TF defaults) three
-times per D update, D with plain SGD (0.1), lambda 0.8, RMSProp (0.1) for the inversion. No
+times per D update, D with plain SGD (0.1), lambda 0.8 (`score_weight` 0.2), RMSProp (0.1) for
+the inversion (network "inversion" of `optimizers`). No
 minimum of training steps (`min_updates` 0, where the other detectors have one): the released
 code's schedule is for SWaT and WADI, whose windows make thousands of steps, and it says nothing
 for short series; SKAB's protocol trains one model per file at a budget of its own
@@ -34,10 +35,10 @@ Deviations from the paper and the released code, and why:
   step count keeps scoring one compiled, batch-invariant computation;
 - z0 is one fixed draw (from `inversion_seed`) shared by all windows instead of a fresh random
   start per window, so a window's score never depends on its batch or position;
-- lambda weighs the reconstruction term, as the issue and the paper's text write DR; the released
-  code's `detection_R_D_I` weighs the discrimination term by lambda = 0.8 instead (our
-  `dr_lambda=0.2` reproduces that weighting); its discrimination uses raw |logits|, ours the
-  probability 1 - D(x);
+- the paper's text writes DR with lambda = 0.8 on the reconstruction term, so the discrimination
+  term weighs `score_weight` = 1 - lambda = 0.2; the released code's `detection_R_D_I` weighs the
+  discrimination term by 0.8 instead (`score_weight=0.8` reproduces that weighting); its
+  discrimination uses raw |logits|, ours the probability 1 - D(x);
 - Flax initialisers (not TF's truncated normal with LSTM forget bias 1.0);
 - no PCA on the test data, no threshold or epoch chosen on test: thresholds come from validation
   (or training) scores, the last epoch is used.
@@ -46,31 +47,40 @@ Deviations from the paper and the released code, and why:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from ganad_jax import losses
-from ganad_jax.detectors import Detector, Scores, State, check_fields, register
+from ganad_jax import losses, optim
+from ganad_jax.detectors import (
+    Detector,
+    DetectorConfig,
+    Scores,
+    State,
+    new_state,
+    objective,
+    register,
+)
+from ganad_jax.nn import apply
 from ganad_jax.nn.recurrent import OUTPUT_ACTIVATIONS, SequenceDiscriminator, SequenceGenerator
 from ganad_jax.search import latent_search
 
-TermFn = Callable[[Mapping[str, jnp.ndarray]], jnp.ndarray]
-SCORE_HEADS = ("dr", "reconstruction", "discrimination")
-
 
 @dataclasses.dataclass(frozen=True)
-class MADGANConfig:
+class MADGANConfig(DetectorConfig):
     """MAD-GAN hyper-parameters (released-code defaults).
 
     `window` is the window length MAD-GAN is built for (the networks accept any length); in
     `ganad train` it also sets the data's `window` option, so `--set window=N` changes both and
-    the data set's own default (e.g. SKAB's 32) gives way to this one. `generator_weights` weighs
-    the named generator terms ("adversarial" and any of `extra_terms`, functions of the step's
-    tensors x, fake, fake_logits); `optimizers` may replace the optimizer of "g" and/or "d".
+    the data set's own default (e.g. SKAB's 32) gives way to this one. The objectives are "d"
+    (its term "adversarial", weight 2: the released code sums the real and fake cross-entropies,
+    which the shared loss averages; extra terms read x, fake, real_logits, fake_logits) and "g"
+    ("adversarial", weight 1; extra terms read x, z, fake, fake_logits). `optimizers` may replace
+    the optimizer of "g", "d" and the inversion's ("inversion").
     """
+
+    HEADS: ClassVar[tuple[str, ...]] = ("dr", "reconstruction", "discrimination")
 
     window: int = 30
     latent: int = 15
@@ -86,43 +96,35 @@ class MADGANConfig:
     beta2: float = 0.999
     d_lr: float = 0.1
     generator_rounds: int = 3
-    generator_weights: Mapping[str, float] = dataclasses.field(
-        default_factory=lambda: {"adversarial": 1.0}
-    )
-    extra_terms: Mapping[str, TermFn] = dataclasses.field(default_factory=dict)
-    optimizers: Mapping[str, optax.GradientTransformation] = dataclasses.field(default_factory=dict)
     inversion_steps: int = 100
     inversion_lr: float = 0.1
     inversion_seed: int = 0
-    dr_lambda: float = 0.8
+    score_weight: float = 0.2
     score_head: str = "dr"
 
     def __post_init__(self) -> None:
-        check_fields(self)
-        if self.score_head not in SCORE_HEADS:
-            raise ValueError(f"score_head must be one of {SCORE_HEADS}, got {self.score_head!r}")
+        super().__post_init__()
         if self.output_activation not in OUTPUT_ACTIVATIONS:
             raise ValueError(
                 f"output_activation must be one of {OUTPUT_ACTIVATIONS}, "
                 f"got {self.output_activation!r}"
             )
-        if not 0.0 <= self.dr_lambda <= 1.0:
-            raise ValueError(f"dr_lambda must be in [0, 1], got {self.dr_lambda}")
-        if self.generator_rounds < 1 or self.inversion_steps < 0 or self.window < 1:
-            raise ValueError("generator_rounds and window must be >= 1, inversion_steps >= 0")
+
+    def default_loss_weights(self) -> dict[str, dict[str, float]]:
+        """The released code's: D's summed cross-entropies (2 x the mean), G's at 1."""
+        return {"d": {"adversarial": 2.0}, "g": {"adversarial": 1.0}}
+
+    def optimizer_spec(self, network: str) -> optim.Spec:
+        """G: Adam(lr, beta1, beta2); D: SGD(d_lr), as the released code; the inversion:
+        RMSProp(inversion_lr)."""
+        if network == "d":
+            return optim.Spec("sgd", self.d_lr)
+        if network == "inversion":
+            return optim.Spec("rmsprop", self.inversion_lr)
+        return super().optimizer_spec(network)
 
 
-def optimizer(config: MADGANConfig, network: str) -> optax.GradientTransformation:
-    """The optimizer of "g" (Adam) or "d" (SGD, as the released code), unless `config.optimizers`
-    names another."""
-    if network in config.optimizers:
-        return config.optimizers[network]
-    if network == "d":
-        return optax.sgd(config.d_lr)
-    return optax.adam(config.lr, b1=config.beta1, b2=config.beta2)
-
-
-def _networks(
+def networks(
     config: MADGANConfig, features: int
 ) -> tuple[SequenceGenerator, SequenceDiscriminator]:
     generator = SequenceGenerator(
@@ -140,65 +142,57 @@ def init(config: MADGANConfig, key: jax.Array, sample_batch: jnp.ndarray) -> Sta
     """Initialise G and D and their optimizer states; `sample_batch` is (N, T, D) windows."""
     if sample_batch.ndim != 3:
         raise ValueError(f"MAD-GAN takes (N, T, D) windows, got shape {sample_batch.shape}")
-    generator, discriminator = _networks(config, sample_batch.shape[-1])
+    generator, discriminator = networks(config, sample_batch.shape[-1])
     g_key, d_key, z_key = jax.random.split(key, 3)
     params = {
         "g": generator.init(g_key, _latent(config, z_key, sample_batch))["params"],
         "d": discriminator.init(d_key, sample_batch)["params"],
     }
-    return State(
-        step=jnp.zeros((), jnp.int32),
-        params=params,
-        batch_stats={},
-        opt_state={name: optimizer(config, name).init(p) for name, p in params.items()},
-    )
-
-
-def _update(config: MADGANConfig, network: str, params, opt_state, grads):
-    updates, opt_state = optimizer(config, network).update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
+    return new_state(config, params, {})
 
 
 def train_step(
     config: MADGANConfig, state: State, x: jnp.ndarray, key: jax.Array
 ) -> tuple[State, dict[str, jnp.ndarray]]:
     """One D update on real and generated windows, then `generator_rounds` G updates."""
-    generator, discriminator = _networks(config, x.shape[-1])
+    generator, discriminator = networks(config, x.shape[-1])
     d_key, g_key = jax.random.split(key)
-    fake = jax.lax.stop_gradient(
-        generator.apply({"params": state.params["g"]}, _latent(config, d_key, x))
-    )
+    fake, _ = apply(generator, state.params["g"], {}, _latent(config, d_key, x), train=True)
+    fake = jax.lax.stop_gradient(fake)
 
     def discriminator_loss(d_params):
-        real_logits = discriminator.apply({"params": d_params}, x)
-        fake_logits = discriminator.apply({"params": d_params}, fake)
-        # the released code sums the real and fake terms; the shared loss averages them
-        return 2.0 * losses.discriminator_cross_entropy(real_logits, fake_logits).mean()
+        real_logits, _ = apply(discriminator, d_params, {}, x, train=True)
+        fake_logits, _ = apply(discriminator, d_params, {}, fake, train=True)
+        tensors = {"x": x, "fake": fake, "real_logits": real_logits, "fake_logits": fake_logits}
+        terms = {"adversarial": losses.discriminator_cross_entropy(real_logits, fake_logits)}
+        return objective(config, "d", terms, tensors)
 
-    d_loss, d_grads = jax.value_and_grad(discriminator_loss)(state.params["d"])
-    d_params, d_opt = _update(config, "d", state.params["d"], state.opt_state["d"], d_grads)
+    (d_loss, d_terms), d_grads = jax.value_and_grad(discriminator_loss, has_aux=True)(
+        state.params["d"]
+    )
+    d_params, d_opt = optim.update(config, "d", state.params["d"], state.opt_state["d"], d_grads)
 
     def generator_loss(g_params, z):
-        generated = generator.apply({"params": g_params}, z)
-        logits = discriminator.apply({"params": d_params}, generated)
-        tensors = {"x": x, "fake": generated, "fake_logits": logits}
-        terms = {
-            "adversarial": losses.generator_non_saturating(logits).mean(axis=1),
-            **{name: fn(tensors) for name, fn in config.extra_terms.items()},
-        }
-        return losses.weighted_sum(terms, config.generator_weights)
+        generated, _ = apply(generator, g_params, {}, z, train=True)
+        logits, _ = apply(discriminator, d_params, {}, generated, train=True)
+        tensors = {"x": x, "z": z, "fake": generated, "fake_logits": logits}
+        terms = {"adversarial": losses.generator_non_saturating(logits).mean(axis=1)}
+        return objective(config, "g", terms, tensors)
 
-    def generator_round(carry, round_key):
+    def generator_round(carry, round_key_data):
         g_params, g_opt = carry
+        round_key = jax.random.wrap_key_data(round_key_data, impl=jax.random.key_impl(g_key))
         (loss, terms), grads = jax.value_and_grad(generator_loss, has_aux=True)(
             g_params, _latent(config, round_key, x)
         )
-        return _update(config, "g", g_params, g_opt, grads), (loss, terms)
+        return optim.update(config, "g", g_params, g_opt, grads), (loss, terms)
 
+    # The round keys go through the scan as raw key data: JAX's key-reuse checker (on in the
+    # tests) takes typed keys scanned under vmap, as in an ensemble, for consumed ones.
     (g_params, g_opt), (g_losses, g_terms) = jax.lax.scan(
         generator_round,
         (state.params["g"], state.opt_state["g"]),
-        jax.random.split(g_key, config.generator_rounds),
+        jax.random.key_data(jax.random.split(g_key, config.generator_rounds)),
     )
     new_state = State(
         step=state.step + 1,
@@ -208,6 +202,7 @@ def train_step(
     )
     metrics = {
         "d_loss": d_loss,
+        **{f"d_{name}": value for name, value in d_terms.items()},
         "g_loss": g_losses[-1],
         **{f"g_{name}": values[-1] for name, values in g_terms.items()},
     }
@@ -217,16 +212,18 @@ def train_step(
 def inversion_problem(config: MADGANConfig, state: State, x: jnp.ndarray) -> tuple:
     """The inversion of windows `x` (N, T, D) as `search.latent_search` arguments: `inversion_steps`
     RMSProp steps on ||G(z) - x||^2 from one fixed z0 (T, latent), independently per window."""
-    generator, _ = _networks(config, x.shape[-1])
+    generator, _ = networks(config, x.shape[-1])
     g_params = jax.lax.stop_gradient(state.params["g"])
     z0 = jax.random.normal(
         jax.random.key(config.inversion_seed), (x.shape[1], config.latent), x.dtype
     )
 
     def distance(z, target):
-        return jnp.mean(jnp.square(generator.apply({"params": g_params}, z[None])[0] - target))
+        generated, _ = apply(generator, g_params, {}, z[None], train=False)
+        return jnp.mean(jnp.square(generated[0] - target))
 
-    return distance, z0, x, optax.rmsprop(config.inversion_lr), config.inversion_steps
+    optimizer = optim.make(config, "inversion", average=False)
+    return distance, z0, x, optimizer, config.inversion_steps
 
 
 def invert(config: MADGANConfig, state: State, x: jnp.ndarray) -> jnp.ndarray:
@@ -237,12 +234,14 @@ def invert(config: MADGANConfig, state: State, x: jnp.ndarray) -> jnp.ndarray:
 
 def score(config: MADGANConfig, state: State, x: jnp.ndarray) -> Scores:
     """DR-score (default), reconstruction and discrimination per window; the DR map (N, T, D)."""
-    generator, discriminator = _networks(config, x.shape[-1])
+    generator, discriminator = networks(config, x.shape[-1])
     g_params = jax.lax.stop_gradient(state.params["g"])
-    generated = generator.apply({"params": g_params}, invert(config, state, x))
+    generated, _ = apply(generator, g_params, {}, invert(config, state, x), train=False)
     residual = jnp.abs(x - generated)
-    fake_probability = 1.0 - jax.nn.sigmoid(discriminator.apply({"params": state.params["d"]}, x))
-    dr_map = config.dr_lambda * residual + (1.0 - config.dr_lambda) * fake_probability[..., None]
+    logits, _ = apply(discriminator, state.params["d"], {}, x, train=False)
+    fake_probability = 1.0 - jax.nn.sigmoid(logits)
+    w = config.score_weight
+    dr_map = (1.0 - w) * residual + w * fake_probability[..., None]
     heads = {
         "dr": dr_map.mean(axis=(1, 2)),
         "reconstruction": residual.mean(axis=(1, 2)),

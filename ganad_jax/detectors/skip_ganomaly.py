@@ -10,8 +10,10 @@ Generator G: a U-Net (nn/unet.py), x' = G(x). Discriminator D: the DCGAN classif
     A(x) = lambda * R(x) + (1 - lambda) * L(x),   R = ||x - x'||_2^2,  L = ||f(x) - f(x')||_2^2
 
 (score heads "reconstruction" R, "latent" L and "combined" A, the default; anomaly map |x - x'|).
-Defaults are the paper's: w_adv = 1, w_con = 40, w_lat = 1, lambda = 0.9, Adam(2e-4, beta1 0.5),
-batch 64, 32x32 images, 15 epochs; the released code uses w_con = 50 (`generator_weights`).
+`score_weight` is 1 - lambda, the weight of L (the discriminator-side part, as every detector's
+score weight). Defaults are the paper's: w_adv = 1, w_con = 40, w_lat = 1, lambda = 0.9
+(`score_weight` 0.1), Adam(2e-4, beta1 0.5), batch 64, 32x32 images, 15 epochs; the released
+code uses w_con = 50 (`--set loss_weights.g.contextual=50`).
 At least 600 training steps (`min_updates`, GANomaly's minimum, see `ganomaly.py`): on KolektorSDD
 the defaults' 15 epochs are 30 steps.
 
@@ -47,6 +49,7 @@ from ganad_jax.detectors.ganomaly_family import (
     init_networks,
     map_scores,
 )
+from ganad_jax.nn import apply
 from ganad_jax.nn.dcgan import Discriminator
 from ganad_jax.nn.unet import UNet
 
@@ -55,38 +58,35 @@ from ganad_jax.nn.unet import UNet
 class SkipGANomalyConfig(FamilyConfig):
     """Skip-GANomaly hyper-parameters (paper defaults; the shared fields are `FamilyConfig`'s).
 
-    `generator_weights` weighs the named generator terms ("adversarial", "contextual", "latent" and
-    any term of `extra_terms`, functions of the step's tensors x, x_hat, logit_real, f_real,
-    logit_fake, f_fake); `score_lambda` is the paper's lambda.
+    The generator's terms ("g") are "adversarial", "contextual" and "latent" (weights 1, 40, 1);
+    its extra terms read x, x_hat, logit_real, f_real, logit_fake, f_fake. `score_weight` is the
+    weight of the latent head in the combined score, 1 - the paper's lambda.
     """
 
-    SCORE_HEADS: ClassVar[tuple[str, ...]] = ("combined", "reconstruction", "latent")
+    HEADS: ClassVar[tuple[str, ...]] = ("combined", "reconstruction", "latent")
+    GENERATOR_WEIGHTS: ClassVar[Mapping[str, float]] = {
+        "adversarial": 1.0,
+        "contextual": 40.0,
+        "latent": 1.0,
+    }
 
-    generator_weights: Mapping[str, float] = dataclasses.field(
-        default_factory=lambda: {"adversarial": 1.0, "contextual": 40.0, "latent": 1.0}
-    )
-    score_lambda: float = 0.9
+    score_weight: float = 0.1
     score_head: str = "combined"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 <= self.score_lambda <= 1.0:
-            raise ValueError(f"score_lambda must be in [0, 1], got {self.score_lambda}")
 
-
-def _networks(config: SkipGANomalyConfig, x: jnp.ndarray) -> tuple[UNet, Discriminator]:
+def networks(config: SkipGANomalyConfig, x: jnp.ndarray) -> tuple[UNet, Discriminator]:
     return UNet(x.shape[-1], config.features), Discriminator(config.features)
 
 
 def init(config: SkipGANomalyConfig, key: jax.Array, sample_batch: jnp.ndarray) -> State:
     """Initialise the U-Net and D (DCGAN N(0, 0.02) weights) and their Adam states."""
-    return init_networks(config, key, sample_batch, *_networks(config, sample_batch))
+    return init_networks(config, key, sample_batch, *networks(config, sample_batch))
 
 
 def _generator_terms(tensors: Tensors) -> dict[str, jnp.ndarray]:
     return {
         "adversarial": losses.generator_non_saturating(tensors["logit_fake"]),
-        "contextual": losses.l1(tensors["x"], tensors["x_hat"]),
+        "contextual": losses.l1_mean(tensors["x"], tensors["x_hat"]),
         "latent": losses.feature_matching(tensors["f_real"], tensors["f_fake"]),
     }
 
@@ -100,23 +100,23 @@ def train_step(
         config,
         state,
         x,
-        *_networks(config, x),
+        *networks(config, x),
         output_names=("x_hat",),
         generator_terms=_generator_terms,
-        weights=config.generator_weights,
     )
 
 
 def score(config: SkipGANomalyConfig, state: State, x: jnp.ndarray) -> Scores:
     """lambda * reconstruction + (1 - lambda) * D-feature distance (default), both heads; map."""
-    generator, discriminator = _networks(config, x)
+    generator, discriminator = networks(config, x)
     x_hat = generator_inference(generator, state, x)
-    d_vars = {"params": state.params["d"], "batch_stats": state.batch_stats["d"]}
-    _, f_real = discriminator.apply(d_vars, x, train=False)
-    _, f_fake = discriminator.apply(d_vars, x_hat, train=False)
-    reconstruction = losses.l2(x, x_hat)
+    d_params, d_stats = state.params["d"], state.batch_stats["d"]
+    (_, f_real), _ = apply(discriminator, d_params, d_stats, x, train=False)
+    (_, f_fake), _ = apply(discriminator, d_params, d_stats, x_hat, train=False)
+    reconstruction = losses.l2_mean(x, x_hat)
     latent = losses.feature_matching(f_real, f_fake)
-    combined = config.score_lambda * reconstruction + (1.0 - config.score_lambda) * latent
+    w = config.score_weight
+    combined = (1.0 - w) * reconstruction + w * latent
     heads = {"combined": combined, "reconstruction": reconstruction, "latent": latent}
     return map_scores(config, x, x_hat, heads)
 

@@ -39,8 +39,9 @@ class SequenceGenerator(nn.Module):
     output_activation: str = "tanh"
 
     @nn.compact
-    def __call__(self, z: jnp.ndarray) -> jnp.ndarray:
-        """Generate one value per feature and time step."""
+    def __call__(self, z: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+        """Generate one value per feature and time step (`train` changes nothing: no layer here
+        differs in training; it is taken so that `ganad_jax.nn.apply` runs every module alike)."""
         if self.output_activation not in OUTPUT_ACTIVATIONS:
             raise ValueError(
                 f"output_activation must be one of {OUTPUT_ACTIVATIONS}, "
@@ -57,6 +58,6 @@ class SequenceDiscriminator(nn.Module):
     layers: int = 1
 
     @nn.compact
-    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-        """Return per-step logits."""
+    def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+        """Return per-step logits (`train` changes nothing, as in `SequenceGenerator`)."""
         return nn.Dense(1, name="out")(LSTMStack(self.hidden, self.layers)(x))[..., 0]

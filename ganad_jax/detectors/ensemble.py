@@ -78,6 +78,14 @@ class EnsembleDetector(Detector):
             f"Han et al., AAAI 2021) of {self.base.name}"
         )
 
+    def check_member_shards(self, shards: int) -> None:
+        """ValueError unless `shards` divides both sides' member counts."""
+        if self.n_generators % shards or self.n_discriminators % shards:
+            raise ValueError(
+                f"ensemble_shards={shards} must divide the ensemble's "
+                f"{self.n_generators} generators and {self.n_discriminators} discriminators"
+            )
+
     @property
     def spec(self) -> str:
         """The ensemble's shape and mode as the command line writes it, e.g. "3x3:pair"."""
