@@ -1,4 +1,6 @@
-"""Strict JAX settings for every test: x64 off, rank promotion raises, four fake CPU devices; the
+"""Strict JAX settings for every test: x64 off, rank promotion raises, dtype promotion strict (no
+implicit mixing of dtypes), key reuse checked (a PRNG key used twice raises), four fake CPU
+devices; warnings are errors (pyproject's `filterwarnings` names the exceptions); the
 persistent compilation cache on, as for the `ganad` command (`GANAD_COMPILATION_CACHE=0` runs the
 suite cold), so that modules compiling the same step share it, and a second run of the suite
 loads what the first compiled."""
@@ -15,6 +17,8 @@ import pytest  # noqa: E402
 
 jax.config.update("jax_enable_x64", False)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_debug_key_reuse", True)
 
 from ganad_jax import compile_cache  # noqa: E402
 

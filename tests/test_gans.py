@@ -51,9 +51,12 @@ def test_gradient_penalty_matches_finite_differences():
         return jnp.tanh(hidden) @ jnp.asarray(w2, jnp.float32)
 
     penalty = losses.gradient_penalty(
-        critic, jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32), key
+        critic,
+        jnp.asarray(real, jnp.float32),
+        jnp.asarray(fake, jnp.float32),
+        jax.random.clone(key),
     )
-    eps = np.asarray(jax.random.uniform(key, (4, 1), jnp.float32), np.float64)
+    eps = np.asarray(jax.random.uniform(key, (4, 1), jnp.float32), np.float64)  # the same draw
     interpolates = eps * real + (1 - eps) * fake
 
     def critic64(x):

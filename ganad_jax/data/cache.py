@@ -57,7 +57,9 @@ def cached_arrays(
     path = cache_dir() / f"{tag}-{fingerprint(sources, **params)}.npz"
     if path.exists():
         try:
-            with np.load(path, allow_pickle=False) as stored:
+            # The file is opened here, so that it is closed when np.load fails on a broken entry
+            # (np.load given a path leaves it open then).
+            with path.open("rb") as file, np.load(file, allow_pickle=False) as stored:
                 return {key: stored[key] for key in stored.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile):
             pass  # a broken entry is rebuilt below
