@@ -6,6 +6,9 @@ its gradient by the hand-computed amount."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +17,7 @@ import optax
 import pytest
 from helpers import sample_inputs, tiny_config, trees_equal
 
-from ganad_jax import detectors, optim
+from ganad_jax import detectors, optim, runs
 from ganad_jax.detectors import bigan, gan, ganomaly, mad_gan
 from ganad_jax.nn import apply
 
@@ -157,3 +160,42 @@ def test_mad_gan_discriminator_extra_term_gradient():
 
     term = lambda t: PROBE * t["real_logits"].mean(axis=1)  # noqa: E731
     _check_gradient(detector, config, x, term, real_logits)
+
+
+def test_a_run_carries_python_overrides_under_its_settings():
+    def latent_l1(t):
+        return jnp.abs(t["z"] - t["z_hat"]).mean(axis=1)
+
+    spec = runs.make_spec(
+        "ganomaly",
+        "mnist-embedded",
+        settings=["loss_weights.g.contextual=10"],
+        progress=False,
+        overrides={"extra_terms": {"g": {"l1": latent_l1}}, "loss_weights": {"g": {"l1": 0.5}}},
+    )
+    assert spec.config.extra_terms["g"]["l1"] is latent_l1
+    assert spec.config.weights("g") == {
+        "adversarial": 1.0,
+        "contextual": 10.0,
+        "encoder": 1.0,
+        "l1": 0.5,
+    }
+    with pytest.raises(runs.RunError, match="no field 'nope'"):
+        runs.make_spec("ganomaly", "mnist-embedded", overrides={"nope": 1})
+
+    experiments = _experiments_run()
+    row = experiments.Run(
+        "ganomaly", "mnist-embedded", overrides={"extra_terms": {}}, extension="latent-l1"
+    )
+    assert row.command().endswith("--seed 0 + python:latent-l1")
+    with pytest.raises(ValueError, match="extension"):
+        experiments.Run("ganomaly", "mnist-embedded", overrides={"extra_terms": {}})
+
+
+def _experiments_run():
+    path = Path(__file__).resolve().parents[1] / "experiments" / "run.py"
+    spec = importlib.util.spec_from_file_location("experiments_run_composition", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
