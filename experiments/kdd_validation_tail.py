@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ganad_jax import runs
-from ganad_jax.evaluate import fit_threshold
+from ganad_jax.evaluation.metrics import fit_threshold
 from ganad_jax.scoring import make_scorer, score_dataset
 
 

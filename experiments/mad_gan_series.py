@@ -50,9 +50,10 @@ import jax
 import numpy as np
 
 from ganad_jax import data as datasets
-from ganad_jax import detectors, series
+from ganad_jax import detectors
 from ganad_jax.data import Split
-from ganad_jax.evaluate import fit_threshold
+from ganad_jax.evaluation import series
+from ganad_jax.evaluation.metrics import fit_threshold
 from ganad_jax.scoring import make_scorer, score_dataset
 from ganad_jax.train import TrainOptions, fit
 

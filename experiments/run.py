@@ -23,7 +23,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ganad_jax import runs
+from ganad_jax import runs, runspec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.out / experiment.name / folder_name(run.command())
         report_path = folder / "report.json"
         if not report_path.exists():
-            spec = runs.make_spec(
+            spec = runspec.make_spec(
                 run.model,
                 run.data,
                 run.seed,

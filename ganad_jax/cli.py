@@ -21,13 +21,13 @@ COMPILING = ("train", "evaluate", "score", "bench")
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ganad_jax import distributed, runs
+    from ganad_jax import distributed, runs, runspec
 
     if args.distributed or distributed.requested():
         distributed.initialize()
     devices = args.devices if args.devices is not None else (0 if args.distributed else None)
     settings = [*args.set, *([f"devices={devices}"] if devices is not None else [])]
-    spec = runs.make_spec(
+    spec = runspec.make_spec(
         args.model, args.data, args.seed, settings, progress=not args.quiet, ensemble=args.ensemble
     )
     out = Path(args.out) if args.out else default_run_dir(args.model, args.data, args.seed, spec)

@@ -24,7 +24,7 @@ from ganad_jax.checkpoint import Checkpoints
 from ganad_jax.data import DataError, Preprocessing
 from ganad_jax.data.preprocess import SCALINGS, fit_scaler, hold_out, numbered_columns
 from ganad_jax.detectors import FRACTION, SEED, ConfigError, Range, check_value, config_to_dict
-from ganad_jax.evaluate import fit_threshold
+from ganad_jax.evaluation.metrics import fit_threshold
 from ganad_jax.scoring import ScoreArrays, make_scorer, score_dataset
 from ganad_jax.train import TrainOptions, fit, plan_training, restore
 

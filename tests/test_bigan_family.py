@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from helpers import sample_inputs, tiny_config, trees_equal
 
-from ganad_jax import detectors, losses, optim
+from ganad_jax import detectors, losses, optim, runspec
 from ganad_jax.nn.joint import DenseStack, ProjectionDiscriminator
 from ganad_jax.train import TrainOptions, fit
 
@@ -194,7 +194,7 @@ def test_alad_early_stops_on_arrhythmia_validation_normals(data_dir, tmp_path):
     from ganad_jax import runs
 
     settings = ("epochs=3", "validate_every=2", "patience=1", "batch_size=32")
-    spec = runs.make_spec("alad", "arrhythmia", 0, settings, progress=False)
+    spec = runspec.make_spec("alad", "arrhythmia", 0, settings, progress=False)
     report = runs.train_run(spec, tmp_path / "run")
     logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert [row["step"] for row in logged if "validation_loss" in row][:1] == [2]

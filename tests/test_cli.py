@@ -176,7 +176,7 @@ def test_data_list_and_show(capsys, tmp_path):
 
 
 def test_every_data_option_is_kept():
-    from ganad_jax.runs import make_spec
+    from ganad_jax.runspec import make_spec
 
     spec = make_spec(
         "ganomaly", "mnist-embedded", settings=["anomaly_class=3", "validation_fraction=0.2"]
@@ -190,7 +190,7 @@ def test_every_data_option_is_kept():
 
 def test_data_set_threshold_quantile_is_the_default():
     """kddcup99's protocol implies a 0.99 quantile; a --set still wins; others keep 0.95."""
-    from ganad_jax.runs import make_spec
+    from ganad_jax.runspec import make_spec
 
     assert make_spec("egbad", "kddcup99").evaluation.threshold_quantile == 0.99
     told = make_spec("egbad", "kddcup99", settings=["threshold_quantile=0.9"])

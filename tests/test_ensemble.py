@@ -18,7 +18,7 @@ from test_detectors import (  # noqa: F401  (rerun here on the `case` fixture be
     test_shapes,
 )
 
-from ganad_jax import detectors, runs
+from ganad_jax import detectors, runs, runspec
 from ganad_jax.detectors.ensemble import (
     EnsembleDetector,
     _rounds,
@@ -142,7 +142,7 @@ def test_bad_ensembles_are_refused():
 
 
 def test_run_spec_builds_and_reloads_an_ensemble(tmp_path):
-    spec = runs.make_spec(
+    spec = runspec.make_spec(
         "ganomaly", settings=["latent=8", "devices=4"], ensemble="3x3", progress=False
     )
     assert isinstance(spec.detector, EnsembleDetector)
@@ -153,9 +153,9 @@ def test_run_spec_builds_and_reloads_an_ensemble(tmp_path):
     assert loaded.ensemble == "3x3:pair" and loaded.detector.spec == "3x3:pair"
     assert loaded.config == spec.config and loaded.train.devices == 4
     with pytest.raises(runs.RunError, match="as many generators"):
-        runs.make_spec("ganomaly", ensemble="2x3:independent")
-    assert runs.make_spec("ganomaly", settings=["ensemble=2x2:all"]).ensemble == "2x2:all"
-    plain = runs.make_spec("ganomaly", progress=False)
+        runspec.make_spec("ganomaly", ensemble="2x3:independent")
+    assert runspec.make_spec("ganomaly", settings=["ensemble=2x2:all"]).ensemble == "2x2:all"
+    plain = runspec.make_spec("ganomaly", progress=False)
     assert plain.identity()["ensemble"] is None
     assert not isinstance(plain.detector, EnsembleDetector)
 

@@ -11,7 +11,7 @@ from helpers import sample_inputs, tiny_config, trees_equal
 
 from ganad_jax import detectors, losses, search
 from ganad_jax.detectors import anogan, fanogan
-from ganad_jax.evaluate import plot_samples
+from ganad_jax.evaluation.reports import plot_samples
 
 
 def _trained(name: str, steps: int, modality: str = "image", **overrides):

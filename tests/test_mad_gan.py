@@ -1,5 +1,5 @@
 """MAD-GAN specifics: LSTM networks, the vmapped inversion, the DR-score, and the time-series
-helpers of ganad_jax.series (point mapping, point-adjust, alarm rates, PCA) and a per-fold protocol run."""
+helpers of ganad_jax.evaluation.series (point mapping, point-adjust, alarm rates, PCA) and a per-fold protocol run."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import pytest
 from helpers import sample_inputs, tiny_config
 
 from ganad_jax import data as datasets
-from ganad_jax import detectors, runs, series
+from ganad_jax import detectors, runs, runspec
 from ganad_jax.data import Dataset, Source, Split, Windows
 from ganad_jax.data import series as data_series
 from ganad_jax.detectors import mad_gan
+from ganad_jax.evaluation import series
 from ganad_jax.nn.recurrent import SequenceDiscriminator, SequenceGenerator
 
 
@@ -154,7 +155,7 @@ def test_per_fold_protocol_trains_and_evaluates_one_model_per_fold(tmp_path, mon
     source = Source("toy-folds", load, {"window": 6, "step": 3}, "series", "two toy runs")
     monkeypatch.setitem(datasets._SOURCES, "toy-folds", source)
     settings = [f"{k}={v}" for k, v in detectors.get("mad-gan").tiny.items()]
-    spec = runs.make_spec("mad-gan", "toy-folds", 0, settings, progress=False)
+    spec = runspec.make_spec("mad-gan", "toy-folds", 0, settings, progress=False)
     report = runs.train_run(spec, tmp_path / "run")
     assert list(report["folds"]) == ["skab:run0", "skab:run1"]
     assert (tmp_path / "run/folds/01/checkpoints").is_dir()

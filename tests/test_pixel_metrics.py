@@ -9,15 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganad_jax import runs
-from ganad_jax.evaluate import (
-    Threshold,
-    pixel_auroc,
-    pixel_metrics,
-    plot_report,
-    pro_curve,
-    pro_score,
-)
+from ganad_jax import runs, runspec
+from ganad_jax.evaluation.metrics import Threshold
+from ganad_jax.evaluation.pixel import pixel_auroc, pixel_metrics, pro_curve, pro_score
+from ganad_jax.evaluation.reports import plot_report
 from ganad_jax.scoring import ScoreArrays
 
 
@@ -144,7 +139,7 @@ def _mvtec_folder(root, size: int = 16) -> None:
 @pytest.mark.slow
 def test_report_of_a_run_with_masks(tmp_path):
     _mvtec_folder(tmp_path / "data")
-    spec = runs.make_spec(
+    spec = runspec.make_spec(
         "ganomaly",
         f"mvtec:{tmp_path / 'data'}",
         settings=["image_size=16", "latent=8", "features=8", "batch_size=8", "max_steps=2"],

@@ -16,7 +16,7 @@ from a fixed start z0, independently per window (vmap). Per time step t and feat
     DR(x)_{t,d} = (1 - w) * Res(x)_{t,d} + w * Dis(x)_t     (w = `score_weight`, 0.2)
 
 Heads (window means of these maps): "dr" (default), "reconstruction", "discrimination"; the DR map
-is `anomaly_map` (N, T, D), from which `ganad_jax.series` maps scores back to time points.
+is `anomaly_map` (N, T, D), from which `ganad_jax.evaluation.series` maps scores back to time points.
 
 Defaults follow the released code: window 30 (step 10 in the data), latent 15, one LSTM layer of
 100 units in G and in D, batch 500, 100 epochs, G trained with Adam (1e-3, TF defaults) three

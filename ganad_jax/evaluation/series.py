@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ganad_jax.data import Dataset, Split, Windows
-from ganad_jax.evaluate import fit_threshold, ranking_metrics, threshold_metrics
+from ganad_jax.evaluation.metrics import fit_threshold, ranking_metrics, threshold_metrics
 from ganad_jax.scoring import ScoreArrays
 
 

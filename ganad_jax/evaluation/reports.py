@@ -1,13 +1,8 @@
-"""Honest evaluation: metrics, thresholds with provenance, reports, plots (scoring is `scoring.py`).
-
-Thresholds are fitted on validation (held-back training normals) or training scores, never on test.
-Oracle metrics (best F1 over test thresholds, top-k at the known anomaly ratio) are computed only on
-request and are labelled "oracle" wherever they appear.
-"""
+"""A run's report (report.json, report.md) and its plots: ROC, score histogram, examples with
+anomaly maps, generated samples."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -15,76 +10,10 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from ganad_jax.evaluation.metrics import Threshold
+from ganad_jax.evaluation.pixel import PRO_MAX_FPR
 from ganad_jax.runfolder import write_text
 from ganad_jax.scoring import ScoreArrays
-
-
-@dataclasses.dataclass(frozen=True)
-class Threshold:
-    """A decision threshold (score > value is an anomaly) and where it came from."""
-
-    value: float
-    source: str
-
-
-def fit_threshold(scores: np.ndarray, quantile: float, source: str) -> Threshold:
-    """The `quantile` of normal scores (`source` names them, e.g. "validation normals")."""
-    if not 0.0 < quantile < 1.0:
-        raise ValueError(f"threshold quantile must be in (0, 1), got {quantile}")
-    if len(scores) == 0:
-        raise ValueError(f"cannot fit a threshold on an empty set ({source})")
-    value = float(np.quantile(scores, quantile))
-    return Threshold(value, f"{source}, {quantile:g} quantile (n={len(scores)})")
-
-
-def ranking_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """AUROC and AUPRC (average precision, anomalies positive)."""
-    labels = np.asarray(labels).astype(int)
-    if labels.min() == labels.max():
-        raise ValueError("the test set must hold both normal and anomalous samples")
-    return {
-        "auroc": float(skm.roc_auc_score(labels, scores)),
-        "auprc": float(skm.average_precision_score(labels, scores)),
-    }
-
-
-def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """Precision, recall and F1 of `scores > threshold` against `labels`."""
-    predicted = np.asarray(scores) > threshold
-    p, r, f, _ = skm.precision_recall_fscore_support(
-        np.asarray(labels).astype(int), predicted.astype(int), average="binary", zero_division=0
-    )
-    return {"precision": float(p), "recall": float(r), "f1": float(f)}
-
-
-def oracle_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """Metrics that look at test labels to choose a threshold (labelled oracle; opt-in only):
-    best F1 over all test thresholds, and F1 with the top-k scores flagged at the known ratio."""
-    labels = np.asarray(labels).astype(int)
-    precision, recall, _ = skm.precision_recall_curve(labels, scores)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    k = int(labels.sum())
-    top_k = np.zeros_like(labels)
-    top_k[np.argsort(-np.asarray(scores), kind="stable")[:k]] = 1
-    _, _, f_top, _ = skm.precision_recall_fscore_support(labels, top_k, average="binary")
-    return {"oracle_best_f1": float(f1.max()), "oracle_top_k_f1": float(f_top)}
-
-
-def evaluate_scores(
-    labels: np.ndarray, test: ScoreArrays, threshold: Threshold, oracle: bool = False
-) -> dict[str, Any]:
-    """All metrics of the default head, plus AUROC/AUPRC of every head."""
-    result: dict[str, Any] = {
-        **ranking_metrics(labels, test.value),
-        **threshold_metrics(labels, test.value, threshold.value),
-        "threshold": threshold.value,
-        "threshold_source": threshold.source,
-        "score_head": test.default,
-        "heads": {name: ranking_metrics(labels, values) for name, values in test.heads.items()},
-    }
-    if oracle:
-        result["oracle"] = oracle_metrics(labels, test.value)
-    return result
 
 
 def write_report(run_dir: Path, report: dict[str, Any]) -> None:
@@ -298,73 +227,3 @@ def _plot_examples(
     )
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
-
-
-PRO_MAX_FPR = 0.3
-"""PRO is integrated over false-positive rates up to this, as in MVTec AD (Bergmann et al. 2021)."""
-
-
-def _check_maps(masks: np.ndarray, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    masks = np.asarray(masks) > 0
-    maps = np.asarray(maps, np.float64)
-    if masks.shape != maps.shape or masks.ndim != 3:
-        raise ValueError(
-            f"masks {masks.shape} and anomaly maps {maps.shape} must both be (N, H, W)"
-        )
-    if masks.all() or not masks.any():
-        raise ValueError("pixel metrics need both defect and defect-free pixels in the masks")
-    return masks, maps
-
-
-def pixel_auroc(masks: np.ndarray, maps: np.ndarray) -> float:
-    """AUROC of every test pixel's map value against its mask (1 = defect)."""
-    masks, maps = _check_maps(masks, maps)
-    return float(skm.roc_auc_score(masks.ravel(), maps.ravel()))
-
-
-def pro_curve(masks: np.ndarray, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(FPR, PRO) at every threshold, highest threshold first.
-
-    PRO is the mean, over the connected defect regions of all masks (8-connectivity), of the
-    fraction of the region's pixels above the threshold; FPR is the fraction of defect-free
-    pixels above it. Computed in one sort: each pixel adds 1 / (region size * regions) to PRO or
-    1 / defect-free pixels to FPR once the threshold falls below it.
-    """
-    from scipy import ndimage
-
-    masks, maps = _check_maps(masks, maps)
-    regions = np.zeros(masks.shape, np.int64)
-    count = 0
-    for i, mask in enumerate(masks):
-        labelled, found = ndimage.label(mask, structure=np.ones((3, 3)))
-        regions[i] = np.where(labelled > 0, labelled + count, 0)
-        count += found
-    sizes = np.bincount(regions.ravel())
-    weight = np.where(regions > 0, 1.0 / (sizes[regions] * count), 0.0).ravel()
-    normal = (~masks).ravel()
-    order = np.argsort(-maps.ravel(), kind="stable")
-    values = maps.ravel()[order]
-    pro = np.minimum(np.cumsum(weight[order]), 1.0)  # rounding may overshoot 1 by an ulp or two
-    fpr = np.cumsum(normal[order]) / normal.sum()
-    last_of_tie = np.r_[values[1:] != values[:-1], True]  # one point per distinct threshold
-    return np.r_[0.0, fpr[last_of_tie]], np.r_[0.0, pro[last_of_tie]]
-
-
-def pro_score(masks: np.ndarray, maps: np.ndarray, max_fpr: float = PRO_MAX_FPR) -> float:
-    """Area under the PRO-FPR curve up to `max_fpr`, divided by `max_fpr` (1 = perfect)."""
-    if not 0.0 < max_fpr <= 1.0:
-        raise ValueError(f"max_fpr must be in (0, 1], got {max_fpr}")
-    fpr, pro = pro_curve(masks, maps)
-    end = int(np.searchsorted(fpr, max_fpr, side="right"))  # fpr[end - 1] <= max_fpr < fpr[end]
-    pro_at_max = pro[-1]
-    if end < len(fpr):  # the curve is linear between thresholds: cut it at max_fpr
-        share = (max_fpr - fpr[end - 1]) / (fpr[end] - fpr[end - 1])
-        pro_at_max = pro[end - 1] + share * (pro[end] - pro[end - 1])
-    fpr = np.r_[fpr[:end], max_fpr]
-    pro = np.r_[pro[:end], pro_at_max]
-    return float(np.trapezoid(pro, fpr) / max_fpr)
-
-
-def pixel_metrics(masks: np.ndarray, maps: np.ndarray) -> dict[str, float]:
-    """Pixel AUROC and normalised PRO (up to FPR 0.3) of anomaly maps against defect masks."""
-    return {"pixel_auroc": pixel_auroc(masks, maps), "pro": pro_score(masks, maps)}

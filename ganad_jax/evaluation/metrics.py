@@ -1,0 +1,84 @@
+"""Metrics and thresholds with provenance.
+
+Thresholds are fitted on validation (held-back training normals) or training scores, never on test.
+Oracle metrics (best F1 over test thresholds, top-k at the known anomaly ratio) are computed only on
+request and are labelled "oracle" wherever they appear.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+from ganad_jax.scoring import ScoreArrays
+
+
+@dataclasses.dataclass(frozen=True)
+class Threshold:
+    """A decision threshold (score > value is an anomaly) and where it came from."""
+
+    value: float
+    source: str
+
+
+def fit_threshold(scores: np.ndarray, quantile: float, source: str) -> Threshold:
+    """The `quantile` of normal scores (`source` names them, e.g. "validation normals")."""
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"threshold quantile must be in (0, 1), got {quantile}")
+    if len(scores) == 0:
+        raise ValueError(f"cannot fit a threshold on an empty set ({source})")
+    value = float(np.quantile(scores, quantile))
+    return Threshold(value, f"{source}, {quantile:g} quantile (n={len(scores)})")
+
+
+def ranking_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """AUROC and AUPRC (average precision, anomalies positive)."""
+    labels = np.asarray(labels).astype(int)
+    if labels.min() == labels.max():
+        raise ValueError("the test set must hold both normal and anomalous samples")
+    return {
+        "auroc": float(skm.roc_auc_score(labels, scores)),
+        "auprc": float(skm.average_precision_score(labels, scores)),
+    }
+
+
+def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision, recall and F1 of `scores > threshold` against `labels`."""
+    predicted = np.asarray(scores) > threshold
+    p, r, f, _ = skm.precision_recall_fscore_support(
+        np.asarray(labels).astype(int), predicted.astype(int), average="binary", zero_division=0
+    )
+    return {"precision": float(p), "recall": float(r), "f1": float(f)}
+
+
+def oracle_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Metrics that look at test labels to choose a threshold (labelled oracle; opt-in only):
+    best F1 over all test thresholds, and F1 with the top-k scores flagged at the known ratio."""
+    labels = np.asarray(labels).astype(int)
+    precision, recall, _ = skm.precision_recall_curve(labels, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    k = int(labels.sum())
+    top_k = np.zeros_like(labels)
+    top_k[np.argsort(-np.asarray(scores), kind="stable")[:k]] = 1
+    _, _, f_top, _ = skm.precision_recall_fscore_support(labels, top_k, average="binary")
+    return {"oracle_best_f1": float(f1.max()), "oracle_top_k_f1": float(f_top)}
+
+
+def evaluate_scores(
+    labels: np.ndarray, test: ScoreArrays, threshold: Threshold, oracle: bool = False
+) -> dict[str, Any]:
+    """All metrics of the default head, plus AUROC/AUPRC of every head."""
+    result: dict[str, Any] = {
+        **ranking_metrics(labels, test.value),
+        **threshold_metrics(labels, test.value, threshold.value),
+        "threshold": threshold.value,
+        "threshold_source": threshold.source,
+        "score_head": test.default,
+        "heads": {name: ranking_metrics(labels, values) for name, values in test.heads.items()},
+    }
+    if oracle:
+        result["oracle"] = oracle_metrics(labels, test.value)
+    return result
