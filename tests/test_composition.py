@@ -17,7 +17,7 @@ import optax
 import pytest
 from helpers import sample_inputs, tiny_config, trees_equal
 
-from ganad_jax import detectors, optim, runs
+from ganad_jax import detectors, optim, runspec
 from ganad_jax.detectors import bigan, gan, ganomaly, mad_gan
 from ganad_jax.nn import apply
 
@@ -166,7 +166,7 @@ def test_a_run_carries_python_overrides_under_its_settings():
     def latent_l1(t):
         return jnp.abs(t["z"] - t["z_hat"]).mean(axis=1)
 
-    spec = runs.make_spec(
+    spec = runspec.make_spec(
         "ganomaly",
         "mnist-embedded",
         settings=["loss_weights.g.contextual=10"],
@@ -180,8 +180,8 @@ def test_a_run_carries_python_overrides_under_its_settings():
         "encoder": 1.0,
         "l1": 0.5,
     }
-    with pytest.raises(runs.RunError, match="no field 'nope'"):
-        runs.make_spec("ganomaly", "mnist-embedded", overrides={"nope": 1})
+    with pytest.raises(runspec.RunError, match="no field 'nope'"):
+        runspec.make_spec("ganomaly", "mnist-embedded", overrides={"nope": 1})
 
     experiments = _experiments_run()
     row = experiments.Run(
