@@ -110,28 +110,23 @@ def _check_gradient(detector, config, x, term, real_output, network="d"):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
-def test_gan_critic_extra_term_gradient():
-    detector = detectors.get("dcgan")
-    config = _config("dcgan")
-    x = jnp.asarray(sample_inputs("dcgan", config, config.batch_size, modality="tabular"))
-    _, critic = gan.networks(config, x)
+@pytest.mark.parametrize(
+    "name, modality, networks, tensor",
+    [
+        ("dcgan", "tabular", gan.networks, "real_score"),
+        ("ganomaly", "image", ganomaly.networks, "logit_real"),
+    ],
+)
+def test_discriminator_extra_term_gradient(name, modality, networks, tensor):
+    detector = detectors.get(name)
+    config = _config(name)
+    x = jnp.asarray(sample_inputs(name, config, config.batch_size, modality=modality))
+    _, discriminator = networks(config, x)
 
-    def real_score(params, stats):
-        return apply(critic, params, stats, x, train=True)[0][0]
-
-    _check_gradient(detector, config, x, lambda t: PROBE * t["real_score"], real_score)
-
-
-def test_ganomaly_discriminator_extra_term_gradient():
-    detector = detectors.get("ganomaly")
-    config = _config("ganomaly")
-    x = jnp.asarray(sample_inputs("ganomaly", config, config.batch_size))
-    _, discriminator = ganomaly.networks(config, x)
-
-    def real_logit(params, stats):
+    def real_output(params, stats):
         return apply(discriminator, params, stats, x, train=True)[0][0]
 
-    _check_gradient(detector, config, x, lambda t: PROBE * t["logit_real"], real_logit)
+    _check_gradient(detector, config, x, lambda t: PROBE * t[tensor], real_output)
 
 
 def test_bigan_discriminator_extra_term_gradient():
