@@ -80,16 +80,24 @@ def planned_steps(spec: RunSpec, n_train: int) -> int:
     return plan(spec, n_train).total_steps
 
 
-def training_summary(plan: TrainingPlan, steps: int) -> dict[str, Any]:
+def training_summary(plan: TrainingPlan, steps: int, options: TrainOptions) -> dict[str, Any]:
     """What the report records of how the run trained: the batch each step took, the epochs,
-    and the notes and warning the terminal showed (see `TrainingPlan`)."""
+    and the notes and warning the terminal showed (see `TrainingPlan`), and with early stopping
+    what chose the state scored."""
     warning = plan.shortfall(steps)
+    stopping = []
+    if options.validate_every is not None:
+        stopping.append(
+            f"early stopping kept the state with the lowest {options.validation_statistic} "
+            "default score over the validation normals, the normals the threshold is also "
+            "fitted on"
+        )
     return {
         "steps": steps,
         "planned_steps": plan.total_steps,
         "batch_size_used": plan.batch_size_used,
         "epochs_used": plan.epochs_used,
-        "training_notes": [*plan.notes(), *([f"warning: {warning}"] if warning else [])],
+        "training_notes": [*plan.notes(), *stopping, *([f"warning: {warning}"] if warning else [])],
     }
 
 
@@ -302,7 +310,7 @@ def _evaluate_folds(
         predicted.append(heads[test.default][-1] > threshold)
         per_fold[fold.name] = {
             **series.point_metrics(fold_labels, heads[test.default][-1], threshold, oracle=False),
-            **training_summary(plan(spec, len(fold.train)), int(state.step)),
+            **training_summary(plan(spec, len(fold.train)), int(state.step), spec.train),
         }
         train_points = series.split_points(fold.validation)
         q_reference = series.pca_residual_scores(train_points, train_points)
@@ -365,7 +373,7 @@ def evaluate_run(
         validation.value, spec.evaluation.threshold_quantile, "validation normals"
     )
     result = evaluate_scores(ds.test.y, test, threshold, oracle=spec.evaluation.oracle)
-    result.update(training_summary(plan(spec, len(ds.train)), int(state.step)))
+    result.update(training_summary(plan(spec, len(ds.train)), int(state.step), spec.train))
     if primary:
         _write_scores(
             out,

@@ -99,3 +99,44 @@ def test_early_stopping_returns_the_lowest_validation_loss_and_resumes(tmp_path)
     )
     assert trees_equal(resumed, state)
     assert trees_equal(restore(detector, config, tmp_path, x[: config.batch_size]), state)
+
+
+def test_validation_statistics_are_not_decided_by_a_few_extreme_rows():
+    from ganad_jax.train import VALIDATION_STATISTICS
+
+    values = np.array([1.0] * 18 + [1000.0] * 2)  # 10 % of the rows score far above the rest
+    assert VALIDATION_STATISTICS["mean"](values) == 100.9
+    assert VALIDATION_STATISTICS["median"](values) == 1.0
+    assert VALIDATION_STATISTICS["trimmed_mean"](values) == 1.0  # the middle 80 %
+    with pytest.raises(ValueError, match="validation_statistic must be one of"):
+        TrainOptions(validation_statistic="max")
+
+
+def test_early_stopping_on_the_median_keeps_the_lowest_median():
+    from ganad_jax.scoring import make_scorer, score_dataset
+
+    detector, config, x, validation = _early_stopping_case()
+    options = TrainOptions(
+        progress=False, validate_every=1, max_steps=4, validation_statistic="median"
+    )
+    state, history = fit(detector, config, x, seed=0, options=options, validation_x=validation)
+    best_step, best_loss = min(_validation_rows(history), key=lambda row: row[1])
+    assert int(state.step) == best_step
+    scores = score_dataset(make_scorer(detector, config), state, validation, config.batch_size)
+    assert float(np.median(scores.value)) == best_loss
+
+
+def test_the_report_says_stopping_and_threshold_share_the_validation_normals():
+    from ganad_jax import runs, runspec
+    from ganad_jax.train import plan_training
+
+    spec = runspec.make_spec(
+        "alad",
+        "breast-cancer",
+        settings=["validate_every=5", "validation_statistic=median"],
+        progress=False,
+    )
+    assert spec.train.validation_statistic == "median"
+    plan = plan_training(spec.detector, spec.config, 200)
+    notes = runs.training_summary(plan, plan.total_steps, spec.train)["training_notes"]
+    assert any("lowest median" in n and "the threshold is also fitted on" in n for n in notes)
