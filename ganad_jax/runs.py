@@ -25,7 +25,12 @@ from ganad_jax.detectors import (
     SEED,
 )
 from ganad_jax.evaluation import series
-from ganad_jax.evaluation.metrics import evaluate_scores, fit_threshold, ranking_metrics
+from ganad_jax.evaluation.metrics import (
+    evaluate_scores,
+    fit_threshold,
+    ranking_metrics,
+    threshold_sensitivity,
+)
 from ganad_jax.evaluation.pixel import pixel_metrics
 from ganad_jax.evaluation.reports import plot_report, plot_samples, write_report
 from ganad_jax.runspec import EvalOptions, RunError, RunSpec
@@ -373,6 +378,7 @@ def evaluate_run(
         validation.value, spec.evaluation.threshold_quantile, "validation normals"
     )
     result = evaluate_scores(ds.test.y, test, threshold, oracle=spec.evaluation.oracle)
+    result["threshold_sensitivity"] = threshold_sensitivity(validation.value, ds.test.y, test.value)
     result.update(training_summary(plan(spec, len(ds.train)), int(state.step), spec.train))
     if primary:
         _write_scores(

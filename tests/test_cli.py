@@ -40,6 +40,24 @@ def test_train_writes_report_and_plots(run):
         assert (run / "plots" / f"{name}.png").stat().st_size > 0
     assert (run / "report.md").exists()
     assert len((run / "metrics.jsonl").read_text().splitlines()) >= 1
+
+
+def test_report_holds_the_threshold_sensitivity_table(run):
+    report = json.loads((run / "report.json").read_text())
+    rows = report["threshold_sensitivity"]
+    assert [row["quantile"] for row in rows] == [0.95, 0.975, 0.99, 0.995]
+    scores = np.load(run / "scores.npz")
+    validation = scores[f"validation/{report['score_head']}"]
+    labels, test = scores["test_labels"], scores[f"test/{report['score_head']}"]
+    for row in rows:
+        threshold = np.quantile(validation, row["quantile"])
+        assert row["threshold"] == pytest.approx(threshold)
+        assert row["validation_fpr"] == pytest.approx(np.mean(validation > threshold))
+        flagged = test > threshold
+        recall = flagged[labels == 1].mean()
+        assert row["recall"] == pytest.approx(recall)
+    assert rows[0]["validation_fpr"] >= rows[-1]["validation_fpr"]
+    assert "Threshold sensitivity" in (run / "report.md").read_text()
     assert any((run / "tensorboard").iterdir())
 
 

@@ -54,6 +54,33 @@ def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) 
     return {"precision": float(p), "recall": float(r), "f1": float(f)}
 
 
+SENSITIVITY_QUANTILES = (0.95, 0.975, 0.99, 0.995)
+"""The validation quantiles of every report's threshold sensitivity table, fixed before any run."""
+
+
+def threshold_sensitivity(
+    reference: np.ndarray, labels: np.ndarray, scores: np.ndarray
+) -> list[dict[str, float]]:
+    """Precision, recall and F1 on the test set at each quantile of `SENSITIVITY_QUANTILES` of
+    the `reference` normals' scores (the validation normals), with the share of those normals
+    above it ("validation_fpr"). It shows how much the reported F1 depends on the threshold's
+    quantile and selects nothing; the 0.99 row is the recall at 1 % false positives on
+    validation."""
+    reference = np.asarray(reference)
+    rows = []
+    for quantile in SENSITIVITY_QUANTILES:
+        threshold = float(np.quantile(reference, quantile))
+        rows.append(
+            {
+                "quantile": quantile,
+                "threshold": threshold,
+                "validation_fpr": float(np.mean(reference > threshold)),
+                **threshold_metrics(labels, scores, threshold),
+            }
+        )
+    return rows
+
+
 def oracle_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """Metrics that look at test labels to choose a threshold (labelled oracle; opt-in only):
     best F1 over all test thresholds, and F1 with the top-k scores flagged at the known ratio."""

@@ -65,6 +65,20 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
             f"| {name} | {m['auroc']:.4f} | {m['f1']:.4f} | {m['far']:.4f} | {m['mar']:.4f} |"
             for name, m in report["folds"].items()
         ]
+    if "threshold_sensitivity" in report:
+        lines += [
+            "",
+            "Threshold sensitivity (test metrics at other quantiles of the validation normals' "
+            "scores; fixed in advance, selects nothing):",
+            "",
+            "| validation quantile | validation FPR | precision | recall | F1 |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {row['quantile']:g} | {row['validation_fpr']:.4f} | {row['precision']:.4f} "
+            f"| {row['recall']:.4f} | {row['f1']:.4f} |"
+            for row in report["threshold_sensitivity"]
+        ]
     if "oracle" in report:
         lines += [
             "",
