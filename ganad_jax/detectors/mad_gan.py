@@ -37,8 +37,10 @@ Deviations from the paper and the released code, and why:
   start per window, so a window's score never depends on its batch or position;
 - the paper's text writes DR with lambda = 0.8 on the reconstruction term, so the discrimination
   term weighs `score_weight` = 1 - lambda = 0.2; the released code's `detection_R_D_I` weighs the
-  discrimination term by 0.8 instead (`score_weight=0.8` reproduces that weighting); its
-  discrimination uses raw |logits|, ours the probability 1 - D(x);
+  discrimination term by 0.8 instead (`score_weight=0.8` reproduces that weighting). Its
+  discrimination statistic is ours, 1 - D(x) on D's probabilities (`AD_Invert.py` passes the
+  sigmoid outputs `D_test` to `detection_R_D_I` in `DR_discriminator.py`, which takes
+  1 - |D|; it also reports the same formula on raw logits, which we do not);
 - Flax initialisers (not TF's truncated normal with LSTM forget bias 1.0);
 - no PCA on the test data, no threshold or epoch chosen on test: thresholds come from validation
   (or training) scores, the last epoch is used.
