@@ -41,6 +41,11 @@ Deviations from the paper and the released code, and why:
   discrimination statistic is ours, 1 - D(x) on D's probabilities (`AD_Invert.py` passes the
   sigmoid outputs `D_test` to `detection_R_D_I` in `DR_discriminator.py`, which takes
   1 - |D|; it also reports the same formula on raw logits, which we do not);
+- an epoch here is one step per batch of windows; the released code's epoch
+  (`model.train_epoch`) moves its batch index by D_rounds + G_rounds = 4, so it visits every
+  fourth batch and makes a quarter of the steps (each one D update and three G updates, as
+  ours). Its 100 epochs are therefore the updates of 25 here (`--set epochs=25`); the default
+  keeps 100 epochs over all the data;
 - Flax initialisers (not TF's truncated normal with LSTM forget bias 1.0);
 - no PCA on the test data, no threshold or epoch chosen on test: thresholds come from validation
   (or training) scores, the last epoch is used.
