@@ -196,7 +196,9 @@ def test_alad_early_stops_on_arrhythmia_validation_normals(data_dir, tmp_path):
     settings = ("epochs=3", "validate_every=2", "patience=1", "batch_size=32")
     spec = runspec.make_spec("alad", "arrhythmia", 0, settings, progress=False)
     report = runs.train_run(spec, tmp_path / "run")
-    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    logged = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [row["step"] for row in logged if "validation_loss" in row][:1] == [2]
     assert (tmp_path / "run" / "best").is_dir()
     assert 0.0 <= report["auroc"] <= 1.0
