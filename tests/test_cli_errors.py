@@ -294,6 +294,9 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_exits_130(tmp_path):
     out = tmp_path / "run"
     settings = [a if a != "max_steps=4" else "max_steps=100000" for a in TINY]
     settings = [a if a != "checkpoint_every=2" else "checkpoint_every=5" for a in settings]
+    # Many epochs, so that the run cannot end on its own between its first checkpoint and the
+    # signal (with a warm compilation cache the default 15 epochs of these tiny steps can).
+    settings += ["--set", "epochs=1000"]
     process = _ganad("train", "ganomaly", "--out", str(out), "--quiet", *settings)
     deadline = time.monotonic() + 240
     while elapsed_seconds(out) is None:  # until the first checkpoint is complete
