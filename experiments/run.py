@@ -23,7 +23,11 @@ from typing import Any
 import jax
 import numpy as np
 
+from ganad_jax import data as datasets
 from ganad_jax import runs, runspec
+from ganad_jax.evaluation import baselines
+from ganad_jax.evaluation.metrics import evaluate_scores
+from ganad_jax.scoring import ScoreArrays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,13 +63,63 @@ class Run:
 
 
 @dataclasses.dataclass(frozen=True)
+class Baseline:
+    """A reference row: `ganad_jax.evaluation.baselines` method `method` fitted on the training
+    normals of `data` and evaluated as a run is; `settings` are data and evaluation options."""
+
+    method: str
+    data: str
+    settings: tuple[str, ...] = ()
+    seed: int = 0
+
+    def command(self) -> str:
+        """How the table names the row (it is computed by this script, not by `ganad`)."""
+        sets = " ".join(f"--set {s}" for s in self.settings)
+        return f"baseline {self.method} --data {self.data} --seed {self.seed} {sets}".strip()
+
+    def group(self) -> str:
+        """The row's name without the seed."""
+        sets = " ".join(f"--set {s}" for s in self.settings)
+        return f"baseline {self.method} --data {self.data} {sets}".strip()
+
+    def report(self) -> dict:
+        """The metrics of a run's report (those `evaluate_scores` computes) and its fit time."""
+        source = datasets.get(self.data)
+        options, evaluation = {}, {}
+        for item in self.settings:
+            key, text = item.split("=", 1)
+            if key in source.defaults:
+                options.update(datasets.coerce_options(self.data, {key: text}))
+            else:
+                evaluation[key] = runspec.parse_value(runspec.EvalOptions, key, text)
+        default = runspec.EvalOptions.threshold_quantile
+        evaluation = runspec.EvalOptions(
+            **{"threshold_quantile": source.threshold_quantile or default, **evaluation}
+        )
+        ds = datasets.load(self.data, **options)
+        started = time.perf_counter()
+        score = baselines.fit(self.method, ds.train.x, self.seed)
+        seconds = time.perf_counter() - started
+        test, validation = (
+            ScoreArrays({self.method: score(split.x)}, self.method)
+            for split in (ds.test, ds.validation)
+        )
+        report = evaluate_scores(
+            ds.test.y, test, validation, evaluation.threshold_quantile, evaluation.oracle
+        )
+        return {**report, "train_seconds": seconds}
+
+
+@dataclasses.dataclass(frozen=True)
 class Experiment:
     """A named list of runs and the metrics its table shows; a dotted metric name reaches into
-    a report's sub-dict ("oracle.oracle_top_k_f1", with `--set oracle=true`)."""
+    a report's sub-dict ("oracle.oracle_top_k_f1", with `--set oracle=true`; "heads.NAME.f1").
+    `baselines` add reference rows after the runs."""
 
     name: str
     runs: tuple[Run, ...]
     metrics: tuple[str, ...] = ("auroc", "auprc", "f1")
+    baselines: tuple[Baseline, ...] = ()
 
 
 def load(path: Path) -> Experiment:
@@ -109,26 +163,50 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             runs.train_run(spec, folder, overwrite=True)
             print(f"{run.command()}: {time.perf_counter() - started:.0f} s", flush=True)
-        report = json.loads(report_path.read_text())
-        rows.append(
-            {
-                "command": run.command(),
-                "group": run.group(),
-                **{m: metric(report, m) for m in experiment.metrics},
-                "threshold_source": report["threshold_source"],
-                "train_seconds": report["train_seconds"],
-            }
-        )
+        rows.append(row(run, json.loads(report_path.read_text()), experiment.metrics))
+    for baseline in experiment.baselines:
+        rows.append(row(baseline, baseline.report(), experiment.metrics))
+        print(f"{baseline.command()}: done", flush=True)
     write_results(experiment, rows, Path("experiments/results"))
     return 0
 
 
-def metric(report: dict, name: str) -> float:
-    """A report's value by metric name; dots step into sub-dicts."""
+def row(run: Run | Baseline, report: dict, metrics: tuple[str, ...]) -> dict:
+    """A table row: the command, its group and the metrics of its report."""
+    return {
+        "command": run.command(),
+        "group": run.group(),
+        **{m: metric(report, m) for m in metrics},
+        "threshold_source": report["threshold_source"],
+        "train_seconds": report["train_seconds"],
+    }
+
+
+def metric(report: dict, name: str) -> float | None:
+    """A report's value by metric name; dots step into sub-dicts and, by index, lists
+    ("threshold_sensitivity.0.f1"); None where the report has no such value (a head another
+    detector does not have)."""
     value = report
     for part in name.split("."):
-        value = value[part]
+        if isinstance(value, list):
+            if not (part.isdigit() and int(part) < len(value)):
+                return None
+            value = value[int(part)]
+        elif part in value:
+            value = value[part]
+        else:
+            return None
     return value
+
+
+def _cell(values: list[float | None], spread: bool) -> str:
+    """The mean of `values` (and, with `spread`, their sample std), or "—" where one is None."""
+    if any(v is None for v in values):
+        return "—"
+    mean = f"{np.mean(values):.4f}"
+    if not spread:
+        return mean
+    return f"{mean} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.4f}"
 
 
 def write_results(experiment: Experiment, rows: list[dict], folder: Path) -> None:
@@ -149,24 +227,20 @@ def write_results(experiment: Experiment, rows: list[dict], folder: Path) -> Non
         f"| command | {head} | train s |",
         "|---|" + "---|" * (len(experiment.metrics) + 1),
     ]
-    for row in rows:
-        values = " | ".join(f"{row[m]:.4f}" for m in experiment.metrics)
-        lines.append(f"| `{row['command']}` | {values} | {row['train_seconds']:.0f} |")
+    for line in rows:
+        values = " | ".join(_cell([line[m]], False) for m in experiment.metrics)
+        lines.append(f"| `{line['command']}` | {values} | {line['train_seconds']:.0f} |")
     groups: dict[str, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(row.get("group", row["command"]), []).append(row)
+    for line in rows:
+        groups.setdefault(line.get("group", line["command"]), []).append(line)
     if all(len(members) == 1 for members in groups.values()):
-        means = " | ".join(f"{np.mean([r[m] for r in rows]):.4f}" for m in experiment.metrics)
+        means = " | ".join(_cell([r[m] for r in rows], False) for m in experiment.metrics)
         lines.append(f"| mean of {len(rows)} | {means} | |")
     else:
         lines += ["", f"| command (mean ± std over seeds) | {head} | runs |"]
         lines.append("|---|" + "---|" * (len(experiment.metrics) + 1))
         for group, members in groups.items():
-            values = " | ".join(
-                f"{np.mean([r[m] for r in members]):.4f} ± "
-                f"{np.std([r[m] for r in members], ddof=1) if len(members) > 1 else 0:.4f}"
-                for m in experiment.metrics
-            )
+            values = " | ".join(_cell([r[m] for r in members], True) for m in experiment.metrics)
             lines.append(f"| `{group}` | {values} | {len(members)} |")
     sources = sorted({row["threshold_source"] for row in rows})
     lines += ["", f"Thresholds: {'; '.join(sources)}." if rows else ""]

@@ -26,10 +26,10 @@ from ganad_jax.detectors import (
 )
 from ganad_jax.evaluation import series
 from ganad_jax.evaluation.metrics import (
+    Threshold,
     evaluate_scores,
     fit_threshold,
     ranking_metrics,
-    threshold_sensitivity,
 )
 from ganad_jax.evaluation.pixel import pixel_metrics
 from ganad_jax.evaluation.reports import plot_report, plot_samples, write_report
@@ -374,11 +374,9 @@ def evaluate_run(
     validation = score_dataset(scorer, state, ds.validation.x, batch, keep_maps=windows)
     keep_maps = ds.modality == "image" or windows
     test = score_dataset(scorer, state, ds.test.x, batch, keep_maps=keep_maps)
-    threshold = fit_threshold(
-        validation.value, spec.evaluation.threshold_quantile, "validation normals"
+    result = evaluate_scores(
+        ds.test.y, test, validation, spec.evaluation.threshold_quantile, spec.evaluation.oracle
     )
-    result = evaluate_scores(ds.test.y, test, threshold, oracle=spec.evaluation.oracle)
-    result["threshold_sensitivity"] = threshold_sensitivity(validation.value, ds.test.y, test.value)
     result.update(training_summary(plan(spec, len(ds.train)), int(state.step), spec.train))
     if primary:
         _write_scores(
@@ -388,7 +386,7 @@ def evaluate_run(
                 **({"test_ids": ds.test.ids} if ds.test.ids is not None else {}),
                 **_prefixed("test", test.heads),
                 **_prefixed("validation", validation.heads),
-                "threshold": np.float64(threshold.value),
+                "threshold": np.float64(result["threshold"]),
             },
         )
     masks = ds.test.masks
@@ -403,6 +401,7 @@ def evaluate_run(
             ds.test.y,
         )["point"]
     images = ds.test.x if ds.modality == "image" else None
+    threshold = Threshold(result["threshold"], result["threshold_source"])
     plots = plot_report(out / "plots", ds.test.y, test, threshold, images, masks) if primary else []
     if primary and images is not None and spec.detector.samples is not None:
         key = named_key(jax.random.key(spec.seed), "samples")

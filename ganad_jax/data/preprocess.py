@@ -233,22 +233,30 @@ def fit_imputation(
 @dataclasses.dataclass(frozen=True)
 class Categories:
     """A symbolic column one-hot encoded with the `values` its training rows hold (as text,
-    sorted); other values encode as all zeros. A `numeric` column's values are compared as
-    float64 numbers (the text of each is that of its float), so that 1 and 1.0 are one category."""
+    sorted); other values encode as all zeros, followed, with `unseen`, by one more indicator
+    that is 1 exactly for them (0 on every training row). A `numeric` column's values are compared
+    as float64 numbers (the text of each is that of its float), so that 1 and 1.0 are one
+    category."""
 
     column: str
     values: tuple[str, ...]
     numeric: bool
+    unseen: bool = False
 
     @classmethod
-    def fit(cls, train: pd.Series) -> Categories:
+    def fit(cls, train: pd.Series, unseen: bool = False) -> Categories:
         """The categories of the training values of one column."""
         numeric = pd.api.types.is_numeric_dtype(train)
         if numeric:
             found = [str(v) for v in np.unique(cls._numbers(train, "training rows"))]
         else:
             found = list(train.astype(str).unique())
-        return cls(str(train.name), tuple(sorted(found)), numeric)
+        return cls(str(train.name), tuple(sorted(found)), numeric, unseen)
+
+    @property
+    def width(self) -> int:
+        """The number of features this column encodes to."""
+        return len(self.values) + self.unseen
 
     @staticmethod
     def _numbers(values: pd.Series, where: str) -> np.ndarray:
@@ -256,12 +264,16 @@ class Categories:
         return numeric_frame(values.to_frame(), where)[values.name].to_numpy(np.float64) + 0.0
 
     def encode(self, values: pd.Series, where: str) -> np.ndarray:
-        """(N, len(values)) float64 indicators of the categories."""
+        """(N, `width`) float64 indicators of the categories (then of an unseen one)."""
         if self.numeric:
             known = np.array([float(v) for v in self.values])
-            return (self._numbers(values, where)[:, None] == known).astype(np.float64)
-        codes = pd.Index(self.values).get_indexer(values.astype(str))  # -1: unseen
-        return (codes[:, None] == np.arange(len(self.values))).astype(np.float64)
+            hot = self._numbers(values, where)[:, None] == known
+        else:
+            codes = pd.Index(self.values).get_indexer(values.astype(str))  # -1: unseen
+            hot = codes[:, None] == np.arange(len(self.values))
+        if self.unseen:
+            hot = np.concatenate([hot, ~hot.any(axis=1, keepdims=True)], axis=1)
+        return hot.astype(np.float64)
 
 
 def numbered_columns(count: int) -> tuple[str, ...]:
@@ -460,7 +472,12 @@ class Preprocessing:
                     "medians": self.imputation.medians,
                 },
                 categories=[
-                    {"column": c.column, "values": list(c.values), "numeric": c.numeric}
+                    {
+                        "column": c.column,
+                        "values": list(c.values),
+                        "numeric": c.numeric,
+                        "unseen": c.unseen,
+                    }
                     for c in self.categories
                 ],
                 scaling=self.scaler.method,
@@ -521,13 +538,15 @@ class Preprocessing:
             "medians",
         )
         categories = tuple(
-            Categories(c["column"], tuple(c["values"]), c["numeric"])
+            # runs saved before the unseen indicator existed have no "unseen": they had none
+            Categories(c["column"], tuple(c["values"]), c["numeric"], c.get("unseen", False))
             for c in document["categories"]
         )
         kept = [c for c in columns if c not in imputation.dropped]
         _require(all(c.column in kept for c in categories), "symbolic columns")
         _require(all(isinstance(v, str) for c in categories for v in c.values), "category values")
-        width = len(kept) - len(categories) + sum(len(c.values) for c in categories)
+        _require(all(isinstance(c.unseen, bool) for c in categories), "unseen indicators")
+        width = len(kept) - len(categories) + sum(c.width for c in categories)
         _require(document["scaling"] in SCALINGS, f"scaling {document['scaling']!r}")
         arrays = folder / document["arrays"]
         _require(arrays.name == ARRAYS, "arrays file")
@@ -579,14 +598,18 @@ def fit_table(
     impute: str,
     scaling: str,
     where: str,
+    unseen_indicator: bool = False,
 ) -> Preprocessing:
     """The preprocessing of a table fitted on its `train` rows (see `fit_imputation` for the one
-    thing `others` tell): imputation, one-hot categories of `symbolic` columns, scaling."""
+    thing `others` tell): imputation, one-hot categories of `symbolic` columns (each followed by
+    an unseen-category indicator with `unseen_indicator`), scaling."""
     columns = tuple(str(c) for c in train.columns)
     train = train.set_axis(columns, axis=1)
     imputation = fit_imputation(train, [f.set_axis(columns, axis=1) for f in others], impute, where)
     filled = imputation.apply(train, where)
-    categories = tuple(Categories.fit(filled[c]) for c in symbolic if c in filled.columns)
+    categories = tuple(
+        Categories.fit(filled[c], unseen_indicator) for c in symbolic if c in filled.columns
+    )
     encoding = Preprocessing(
         "tabular", columns=columns, imputation=imputation, categories=categories
     )

@@ -95,17 +95,34 @@ def oracle_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
 
 
 def evaluate_scores(
-    labels: np.ndarray, test: ScoreArrays, threshold: Threshold, oracle: bool = False
+    labels: np.ndarray,
+    test: ScoreArrays,
+    validation: ScoreArrays,
+    quantile: float,
+    oracle: bool = False,
 ) -> dict[str, Any]:
-    """All metrics of the default head, plus AUROC/AUPRC of every head."""
+    """All metrics of the default head, its threshold at the `quantile` of the validation
+    normals' scores and the threshold sensitivity table; and for every head (the default one
+    too) its ranking metrics, the threshold metrics at its own `quantile` of the validation
+    normals and, with `oracle`, its oracle metrics."""
+    threshold = fit_threshold(validation.value, quantile, "validation normals")
     result: dict[str, Any] = {
         **ranking_metrics(labels, test.value),
         **threshold_metrics(labels, test.value, threshold.value),
         "threshold": threshold.value,
         "threshold_source": threshold.source,
         "score_head": test.default,
-        "heads": {name: ranking_metrics(labels, values) for name, values in test.heads.items()},
+        "threshold_sensitivity": threshold_sensitivity(validation.value, labels, test.value),
+        "heads": {},
     }
+    for name, values in test.heads.items():
+        head_threshold = fit_threshold(validation.heads[name], quantile, "validation normals")
+        result["heads"][name] = {
+            **ranking_metrics(labels, values),
+            **threshold_metrics(labels, values, head_threshold.value),
+            "threshold": head_threshold.value,
+            **(oracle_metrics(labels, values) if oracle else {}),
+        }
     if oracle:
         result["oracle"] = oracle_metrics(labels, test.value)
     return result

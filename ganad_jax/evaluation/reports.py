@@ -32,12 +32,24 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
         "",
         f"Threshold source: {report['threshold_source']}. Score head: `{report['score_head']}`.",
         "",
-        "| head | AUROC | AUPRC |",
-        "|---|---|---|",
+    ]
+    heads = report["heads"]
+    oracle = any("oracle_top_k_f1" in m for m in heads.values())
+    per_head = any("f1" in m for m in heads.values())  # reports of per-file protocols: ranking only
+    columns = ["AUROC", "AUPRC"] + ["F1 (own threshold)"] * per_head + ["oracle top-k F1"] * oracle
+    keys = ["auroc", "auprc"] + ["f1"] * per_head + ["oracle_top_k_f1"] * oracle
+    lines += [
+        "| head | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
     ]
     lines += [
-        f"| {name} | {m['auroc']:.4f} | {m['auprc']:.4f} |" for name, m in report["heads"].items()
+        f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |" for name, m in heads.items()
     ]
+    if per_head:
+        lines += [
+            "",
+            "Each head's F1 uses its own threshold, the same quantile of its validation scores.",
+        ]
     if "pixel_auroc" in report:
         lines += [
             "",
