@@ -1,6 +1,6 @@
 """Which training classes fill the top of the validation scores of finished KDD Cup 99 runs.
 
-Command (after `experiments/run.py experiments/bigan_family_tabular.py`; any kddcup99 run folders):
+Command (after `experiments/run.py experiments/kdd99.py`; any kddcup99 run folders):
 
     GANAD_DATA_DIR=../shared/data python experiments/kdd_validation_tail.py RUN_DIR [RUN_DIR ...]
 

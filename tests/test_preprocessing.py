@@ -120,6 +120,44 @@ def test_symbolic_numbers_match_as_numbers(tmp_path):
     np.testing.assert_array_equal(x, [[1, 1, 0, 0], [2, 0, 1, 0], [3, 0, 0, 1]])
 
 
+def test_unseen_category_indicator_marks_values_no_training_row_holds(tmp_path):
+    """Each symbolic block is followed by one indicator, 1 exactly for a value (text or number)
+    the training rows never hold, 0 on every training row; it survives saving, and a saved file
+    from before the indicator (no "unseen" key) loads without one."""
+    frame = pd.DataFrame(
+        {
+            "x": np.arange(8.0),
+            "proto": ["tcp", "udp"] * 3 + ["icmp", "tcp"],
+            "flag": [0, 1] * 3 + [7, 1],
+        }
+    )
+    parts = (np.arange(4), np.arange(4, 6), np.arange(6, 8))
+    y = np.array([0] * 7 + [1], np.int8)
+    ds = tabular.tabular_dataset(
+        "toy", "odds", frame, y, parts, scaling="none", impute_how="none", options={},
+        where="toy", symbolic=("proto", "flag"), unseen_indicator=True,
+    )  # fmt: skip
+    # x | proto: tcp udp unseen | flag: 0.0 1.0 unseen
+    np.testing.assert_array_equal(
+        ds.train.x[:, 1:], np.tile([[1, 0, 0, 1, 0, 0], [0, 1, 0, 0, 1, 0]], (2, 1))
+    )
+    np.testing.assert_array_equal(ds.test.x, [[6, 0, 0, 1, 0, 0, 1], [7, 1, 0, 0, 0, 1, 0]])
+    check_reproduces(ds, lambda ids: frame.iloc[ids], tmp_path / "run")
+    document = json.loads((tmp_path / "run" / "preprocessing.json").read_text())
+    assert [c["unseen"] for c in document["categories"]] == [True, True]
+    for c in document["categories"]:
+        del c["unseen"]
+    (tmp_path / "run" / "preprocessing.json").write_text(json.dumps(document))
+    with pytest.raises(DataError, match="not a valid preprocessing file"):
+        Preprocessing.load(tmp_path / "run")  # 7 features saved, 5 without the indicators
+    old = tabular.tabular_dataset(
+        "toy", "odds", frame, y, parts, scaling="none", impute_how="none", options={},
+        where="toy", symbolic=("proto", "flag"),
+    )  # fmt: skip
+    check_reproduces(old, lambda ids: frame.iloc[ids], tmp_path / "old")
+    assert old.test.x.shape == (2, 5)
+
+
 def test_series_raw_windows_reproduce_the_splits(tmp_path):
     rng = np.random.default_rng(0)
     free = rng.normal(20.0, 3.0, (200, 3))
@@ -249,6 +287,8 @@ def test_kddcup99_raw_rows_and_csv_lines_reproduce_the_splits(data_dir, tmp_path
     frame.pop("label")
     check_reproduces(ds, lambda ids: frame.iloc[ids], tmp_path / "run", limit=3000)
     assert [c.column for c in ds.preprocessing.categories] == list(tabular.KDD_SYMBOLIC)
+    assert all(c.unseen for c in ds.preprocessing.categories)
+    assert ds.train.x.shape[1] == 121  # 114 one-hot and numeric columns, 7 unseen indicators
     # Lines of the source file, label column cut, score as the test split did.
     with gzip.open(tabular._kdd_file("10-percent"), "rt") as f:
         lines = [next(f) for _ in range(2000)]

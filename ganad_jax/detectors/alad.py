@@ -35,8 +35,13 @@ Deviations, and why:
   images along their height); spectral normalisation covers the discriminators' layers, not the
   encoder's (the shared DCGAN encoder has no such option);
 - the code's early stopping tests with the last weights once its patience runs out; here the
-  best validation state is kept. Its KDD loader has no validation split, so its KDD runs train
-  the number of epochs given on its command line;
+  best validation state is kept. Its KDD loader has no validation split (`data/kdd.py`,
+  `get_valid` returns None, so `--enable_early_stop`, which its README asks for, fails there at
+  `validx, validy = data.get_valid(label)` in `alad/run.py`), so its KDD runs train the number
+  of epochs given on its command line. Its README configuration (`--sn --enable_dzz
+  --enable_early_stop`) is, on rows, D_zz on (the default here), no spectral normalisation (its
+  tabular networks ignore the flag) and early stopping every epoch with patience 10 (`FREQ_EV`,
+  `PATIENCE`): `--set validate_every=STEPS_PER_EPOCH --set patience=10` (experiments/kdd99.py);
 - scoring uses the trained weights; `--set ema_decay=0.999` scores with the code's moving average
   of the weights instead (see `bigan.py`); one batch per step.
 """

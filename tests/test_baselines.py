@@ -1,0 +1,104 @@
+"""Per-head report metrics, the reference baselines and the experiment harness's baseline rows."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from ganad_jax.evaluation import baselines
+from ganad_jax.evaluation.metrics import evaluate_scores
+from ganad_jax.scoring import ScoreArrays
+
+
+def test_every_head_is_thresholded_at_its_own_validation_quantile():
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 30 + [1] * 10)
+    test = {"a": rng.normal(size=40) + labels, "b": 100 * rng.normal(size=40) - 50 * labels}
+    validation = {"a": rng.normal(size=25), "b": 100 * rng.normal(size=25)}
+    result = evaluate_scores(
+        labels, ScoreArrays(test, "a"), ScoreArrays(validation, "a"), 0.9, oracle=True
+    )
+    for name in ("a", "b"):
+        head = result["heads"][name]
+        threshold = np.quantile(validation[name], 0.9)
+        assert head["threshold"] == pytest.approx(threshold)
+        assert head["f1"] == pytest.approx(skm.f1_score(labels, test[name] > threshold))
+        top = np.zeros(40, int)
+        top[np.argsort(-test[name])[:10]] = 1
+        assert head["oracle_top_k_f1"] == pytest.approx(skm.f1_score(labels, top))
+        assert head["auroc"] == pytest.approx(skm.roc_auc_score(labels, test[name]))
+    assert result["f1"] == result["heads"]["a"]["f1"]
+    assert result["oracle"]["oracle_top_k_f1"] == result["heads"]["a"]["oracle_top_k_f1"]
+    without = evaluate_scores(labels, ScoreArrays(test, "b"), ScoreArrays(validation, "b"), 0.9)
+    assert "oracle" not in without and "oracle_top_k_f1" not in without["heads"]["b"]
+    assert without["threshold"] == pytest.approx(np.quantile(validation["b"], 0.9))
+
+
+def test_pca_baseline_is_the_residual_off_the_top_standardised_components():
+    rng = np.random.default_rng(1)
+    # three directions of variance 16, 9, 0.04 (after standardising, by construction below)
+    train = rng.normal(size=(500, 3)) @ np.diag([4.0, 3.0, 0.2]) @ _rotation(3, 2)
+    train = np.concatenate([train, np.full((500, 1), 5.0)], axis=1)  # a constant column
+    x = rng.normal(size=(7, 4))
+    mean, std = train.mean(0), train.std(0)
+    std[std == 0] = 1.0
+    z = (train - mean) / std
+    _, s, vt = np.linalg.svd(z - z.mean(0), full_matrices=False)
+    share = np.cumsum(s**2) / np.sum(s**2)
+    k = int(np.searchsorted(share, baselines.PCA_VARIANCE) + 1)
+    basis = vt[:k]
+    centred = (x - mean) / std - z.mean(0)
+    expected = np.sum((centred - centred @ basis.T @ basis) ** 2, axis=1)
+    np.testing.assert_allclose(baselines.fit("pca", train)(x), expected, rtol=1e-8)
+    assert np.allclose(baselines.fit("pca", train)(train).mean(), np.sum(s[k:] ** 2) / 500)
+
+
+def test_isolation_forest_baseline_is_seeded_and_ranks_outliers_high():
+    rng = np.random.default_rng(2)
+    train = rng.normal(size=(300, 5))
+    x = np.concatenate([rng.normal(size=(20, 5)), rng.normal(size=(5, 5)) + 8.0])
+    a, b = baselines.fit("iforest", train, 3)(x), baselines.fit("iforest", train, 3)(x)
+    np.testing.assert_array_equal(a, b)
+    assert a[20:].min() > a[:20].max()
+    assert not np.array_equal(a, baselines.fit("iforest", train, 4)(x))
+    images = rng.normal(size=(50, 4, 4, 1))
+    assert baselines.fit("pca", images)(images[:3]).shape == (3,)
+    with pytest.raises(ValueError, match="baseline must be one of pca, iforest"):
+        baselines.fit("knn", train)
+
+
+def test_experiment_baseline_rows_are_evaluated_as_runs_are(tmp_path, monkeypatch):
+    run = _experiments_run(monkeypatch)
+    baseline = run.Baseline("pca", "breast-cancer", ("threshold_quantile=0.9", "oracle=true"), 1)
+    assert baseline.command() == (
+        "baseline pca --data breast-cancer --seed 1 --set threshold_quantile=0.9 --set oracle=true"
+    )
+    report = baseline.report()
+    assert report["threshold_source"].endswith("0.9 quantile (n=18)")
+    assert report["heads"]["pca"]["f1"] == report["f1"] and "oracle" in report
+    assert run.metric(report, "threshold_sensitivity.2.quantile") == 0.99
+    assert run.metric(report, "threshold_sensitivity.9.f1") is None
+    assert run.metric(report, "heads.cross_entropy.f1") is None
+    rows = [run.row(baseline, report, ("auroc", "heads.cross_entropy.f1"))]
+    run.write_results(run.Experiment("t", (), ("auroc", "heads.cross_entropy.f1")), rows, tmp_path)
+    line = (tmp_path / "t.md").read_text().splitlines()[6]
+    assert line.startswith(f"| `{baseline.command()}` | {report['auroc']:.4f} | — |")
+
+
+def _rotation(n: int, seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(n, n)))
+    return q
+
+
+def _experiments_run(monkeypatch):
+    path = Path(__file__).resolve().parents[1] / "experiments" / "run.py"
+    spec = importlib.util.spec_from_file_location("experiments_run_baselines", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "experiments_run_baselines", module)
+    spec.loader.exec_module(module)
+    return module
