@@ -104,6 +104,39 @@ def test_mnist_embedded_both_one_class_protocols():
     assert len(alad.test) == 1000 and alad.test.y.sum() == 1000 - counts(alad, "test")["7"]
 
 
+def _released_ganomaly_split(trn_lbl, tst_lbl, abnormal, seed):
+    """GANomaly's `lib/data.py` (`get_mnist_anomaly_dataset`, `manualseed != -1`) written out on
+    the ids of the images (training file rows, then test file rows): (train ids, test ids)."""
+    trn_ids, tst_ids = np.arange(len(trn_lbl)), len(trn_lbl) + np.arange(len(tst_lbl))
+    nrm = np.concatenate([trn_ids[trn_lbl != abnormal], tst_ids[tst_lbl != abnormal]])
+    idx = np.arange(len(nrm))
+    np.random.seed(seed)  # noqa: NPY002 -- the released code's own calls
+    np.random.shuffle(idx)  # noqa: NPY002
+    cut = int(len(idx) * 0.80)
+    abn = np.concatenate([trn_ids[trn_lbl == abnormal], tst_ids[tst_lbl == abnormal]])
+    return nrm[idx[:cut]], np.concatenate([nrm[idx[cut:]], abn])
+
+
+def test_pooled_seed_makes_the_released_ganomaly_split():
+    ds = data.load("mnist-embedded", anomaly_class=3, pooled_seed=2)
+    files = data.load("mnist-embedded", anomaly_class=3)
+    labels = np.zeros(5000, np.int64)  # by id: the 4,000 "training file" rows, then the test rows
+    for split in files.splits().values():
+        labels[split.ids] = split.classes
+    train, test = _released_ganomaly_split(labels[:4000], labels[4000:], 3, 2)
+    held = np.concatenate([ds.train.ids, ds.validation.ids])
+    np.testing.assert_array_equal(np.sort(held), np.sort(train))  # validation: from the 80 %
+    assert 0.09 < len(ds.validation) / len(train) < 0.11
+    np.testing.assert_array_equal(ds.test.ids, test)
+    assert ds.test.y.sum() == (labels == 3).sum()
+    assert not np.array_equal(np.sort(ds.test.ids), np.sort(files.test.ids))
+    assert ds.options["pooled_seed"] == 2 and files.options["pooled_seed"] == -1
+    with pytest.raises(DataError, match="pooled_seed is an option of protocol=one-class-anomalous"):
+        data.load("mnist-embedded", protocol="one-class-normal", pooled_seed=0)
+    with pytest.raises(DataError, match="pooled_seed must be -1"):
+        data.load("mnist-embedded", pooled_seed=-2)
+
+
 def test_digits_resized():
     ds = data.load("digits", image_size=16, anomaly_class=9)
     check_protocol(ds, (16, 16, 1))

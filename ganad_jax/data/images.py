@@ -95,20 +95,41 @@ def one_class_anomalous(
     validation_fraction: float,
     image_size: int | None,
     class_names: Sequence[str] | None = None,
+    pooled_seed: int = -1,
 ) -> Dataset:
     """One class is the anomaly, the rest normal (GANomaly/EGBAD protocol).
 
     Train: normal images of the training split minus a held-back validation part. Test: the test
-    split plus the anomalous images of the training split (as GANomaly's released code does).
+    split plus the anomalous images of the training split. This is what GANomaly's released code
+    does without a seed (`lib/data.py`, `get_mnist_anomaly_dataset` and
+    `get_cifar_anomaly_dataset` with `manualseed=-1`).
+
+    Its scripts (`experiments/run_mnist.sh`, `run_cifar.sh`) always pass `--manualseed M`, and
+    then it pools the normal images of both files (training file first, in file order), shuffles
+    them with numpy's `np.random.seed(M); np.random.shuffle(idx)`, trains on the first 80 % and
+    tests on the other 20 % plus every anomalous image of both files. `pooled_seed=M` (M >= 0)
+    makes that same split (the same shuffle, so the same images); our validation part is then
+    held back from its 80 %. The released scripts use the run's seed as M; here the split stays
+    fixed whatever `--seed` trains, unless `pooled_seed` is set to it.
     """
     check_fraction("validation_fraction", validation_fraction)
+    if not isinstance(pooled_seed, int) or pooled_seed < -1:
+        raise DataError(f"{name}: pooled_seed must be -1 (off) or a seed >= 0, got {pooled_seed!r}")
     class_names = class_names or _numbered(y_train, y_test)
     special = resolve_class(name, "anomaly_class", anomaly_class, class_names)
-    normal = np.flatnonzero(y_train != special)
+    test_ids = len(x_train) + np.arange(len(x_test))
+    if pooled_seed == -1:
+        normal = np.flatnonzero(y_train != special)
+        test = np.concatenate([test_ids, np.flatnonzero(y_train == special)])
+    else:
+        pool = np.concatenate([np.flatnonzero(y_train != special), test_ids[y_test != special]])
+        order = np.arange(len(pool))
+        np.random.RandomState(pooled_seed).shuffle(order)  # = np.random.seed(M); shuffle(idx)
+        cut = int(len(order) * 0.80)
+        normal = pool[order[:cut]]
+        anomalies = np.flatnonzero(y_train == special), test_ids[y_test == special]
+        test = np.concatenate([pool[order[cut:]], *anomalies])
     keep, val = hold_out(len(normal), validation_fraction, salt=special)
-    test = np.concatenate(
-        [len(x_train) + np.arange(len(x_test)), np.flatnonzero(y_train == special)]
-    )
     return _class_dataset(
         name,
         "one-class-anomalous",
@@ -117,7 +138,11 @@ def one_class_anomalous(
         np.arange(len(class_names)) == special,
         class_names,
         image_size,
-        {"anomaly_class": anomaly_class, "validation_fraction": validation_fraction},
+        {
+            "anomaly_class": anomaly_class,
+            "validation_fraction": validation_fraction,
+            "pooled_seed": pooled_seed,
+        },
     )
 
 
@@ -169,13 +194,21 @@ def one_class(
     anomaly_class: int | str,
     normal_class: int | str,
     validation_fraction: float,
+    pooled_seed: int = -1,
 ) -> Dataset:
     """Split (x_train, y_train, x_test, y_test) by the one-class protocol named `protocol`."""
     common = {"validation_fraction": validation_fraction, "image_size": image_size}
     if protocol == "one-class-anomalous":
         ds = one_class_anomalous(
-            name, *arrays, anomaly_class=anomaly_class, class_names=class_names, **common
+            name,
+            *arrays,
+            anomaly_class=anomaly_class,
+            class_names=class_names,
+            pooled_seed=pooled_seed,
+            **common,
         )
+    elif pooled_seed != -1:
+        raise DataError(f"{name}: pooled_seed is an option of protocol=one-class-anomalous only")
     elif protocol == "one-class-normal":
         ds = one_class_normal(
             name, *arrays, normal_class=normal_class, class_names=class_names, **common
@@ -460,6 +493,7 @@ def _one_class_options(special: int | str) -> dict:
         "anomaly_class": special,
         "normal_class": special,
         "validation_fraction": 0.1,
+        "pooled_seed": -1,
     }
 
 

@@ -28,6 +28,13 @@ Deviations from the released code, and why:
   second uses test statistics);
 - the epoch is never selected on test AUROC: the last epoch is used;
 - scoring runs BatchNorm in inference mode, so a score does not depend on the batch.
+- inputs are pixels mapped to [-1, 1] on every data set; the released code feeds MNIST normalised
+  by mean 0.1307 / std 0.3081 (`lib/data.py`, about [-0.42, 2.82]) into its tanh decoder, whose
+  output cannot reach most of that range (CIFAR-10 it maps to [-1, 1], as here);
+- the released scripts (`experiments/run_mnist.sh`, `run_cifar.sh`) always pass `--manualseed`,
+  which pools the normal images of both files and re-splits them 80/20; `--set pooled_seed=M`
+  makes that split (`ganad_jax.data.images.one_class_anomalous`), the default keeps the files'
+  own split (the code's path without a seed).
 """
 
 from __future__ import annotations
