@@ -105,9 +105,10 @@ DETECTORS: dict[str, Entry] = {
     )
 }
 
-ENSEMBLE_MODES = ("pair", "all", "independent")
+ENSEMBLE_MODES = ("pair", "all", "independent", "code")
 """How a GAN ensemble trains (see `ganad_jax.detectors.ensemble`): one random pair per step, every pair
-every step, or every member on its own."""
+every step, every member on its own, or the released code's iteration (every discriminator against
+all generators, then every generator against all discriminators; BiGAN family only)."""
 
 
 def names() -> list[str]:

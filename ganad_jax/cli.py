@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--ensemble",
         metavar="GxD[:MODE]",
         help="train a GAN ensemble of G generators and D discriminators; MODE is pair (default, "
-        "one random pair per step, as the paper), all (every pair every step) or independent",
+        "one random pair per step, as the paper), all (every pair every step), independent or code "
+        "(the released code's iteration; BiGAN family)",
     )
     train.add_argument(
         "--devices",

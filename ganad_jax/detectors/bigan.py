@@ -13,9 +13,12 @@ tells encoder pairs (x, E(x)) from generator pairs (G(z), z), z ~ N(0, I):
 One training step updates every discriminator of the detector (names "d_*") on one draw of z,
 then E and G jointly on a fresh draw against the updated discriminators, as the EGBAD/ALAD code
 does (dropout masks differ per call; E's and G's BatchNorm statistics are kept from their own
-update only). EGBAD, ALAD and the consistency-ensured BiGAN reuse `init_networks`,
-`adversarial_step`, the BiGAN terms and the network builders below with their own terms and
-scores.
+update only). EGBAD, ALAD and the consistency-ensured BiGAN reuse `init_networks`, the step
+(`train_step_for`, an `AdversarialStep`), the BiGAN terms and the network builders below with their
+own terms and scores. The step's two objectives are also pure losses of their own,
+`AdversarialStep.discriminator_loss` and `.generator_loss` (functions of E and G's params, the
+discriminators' params, the statistics, x, z and a dropout key): the step differentiates them, and
+so does the GAN ensemble's "code" mode (`ensemble.py`), which averages them over its members.
 
 Defaults: Adam(2e-4, beta1 0.5), batch 128, latent 50 (Donahue et al.'s MNIST setting); the
 networks are the DCGAN encoder/decoder for images and the EGBAD/ALAD tabular MLPs for rows (E and
@@ -39,7 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -167,86 +170,150 @@ def init_networks(
 
 
 TermsFn = Callable[[Any, Runner, jnp.ndarray, jnp.ndarray], tuple[Terms, Terms]]
+LossAux = tuple[dict[str, jnp.ndarray], dict[str, Any]]
+"""What a loss returns beside its value: the step's metrics ("OBJECTIVE_loss" and the term means
+"OBJECTIVE_TERM") and the new BatchNorm statistics of the networks it trains."""
 
 
-def adversarial_step(
-    config: Any,
-    state: State,
-    x: jnp.ndarray,
-    key: jax.Array,
-    modules: Mapping[str, nn.Module],
-    discriminator_terms: TermsFn,
-    encoder_generator_terms: TermsFn,
-) -> tuple[State, dict[str, jnp.ndarray]]:
-    """One update of all discriminators ("d_*", on objective "d" of `discriminator_terms`), then
-    one joint update of E and G (objective "eg" of `encoder_generator_terms`) against them.
+class StepKeys(NamedTuple):
+    """The keys of one BiGAN-family step: z ~ N(0, I) and dropout of the discriminators'
+    objective, then of E and G's."""
 
-    Both term functions map (config, runner, x, z ~ N(0, I)) to (per-example terms, the tensors
-    extra terms read).
+    d_prior: jax.Array
+    d_dropout: jax.Array
+    g_prior: jax.Array
+    g_dropout: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class AdversarialStep:
+    """A BiGAN-family detector's `train_step(config, state, x, key)` and its two objectives as
+    pure losses, which the step and the GAN ensemble's "code" mode (`ensemble.py`) both
+    differentiate.
+
+    `networks(config, x)` builds the modules; the generator side is E and G ("e", "g"), the
+    discriminator side every "d_*" network. Both term functions map (config, runner, x, z ~ N(0,
+    I)) to (per-example terms, the tensors extra terms read).
     """
-    d_names = sorted(n for n in modules if n.startswith("d_"))
-    z_d_key, z_g_key, d_key, g_key = jax.random.split(key, 4)
 
-    def prior(k: jax.Array) -> jnp.ndarray:
-        return jax.random.normal(k, (x.shape[0], config.latent), x.dtype)
+    networks: Callable[[Any, jnp.ndarray], Mapping[str, nn.Module]]
+    discriminator_terms: TermsFn
+    encoder_generator_terms: TermsFn
 
-    def d_objective(d_params):
-        run = Runner(modules, {**state.params, **d_params}, state.batch_stats, d_key)
-        total, means = objective(config, "d", *discriminator_terms(config, run, x, prior(z_d_key)))
-        return total, (means, {n: run.stats[n] for n in d_names})
+    def step_keys(self, key: jax.Array) -> StepKeys:
+        """The keys of one step, from `split(key, 4)`."""
+        d_prior, g_prior, d_dropout, g_dropout = jax.random.split(key, 4)
+        return StepKeys(d_prior, d_dropout, g_prior, g_dropout)
 
-    (d_loss, (d_terms, d_stats)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
-        {n: state.params[n] for n in d_names}
+    def prior(self, config: Any, key: jax.Array, x: jnp.ndarray) -> jnp.ndarray:
+        """One draw z ~ N(0, I) per example of `x`."""
+        return jax.random.normal(key, (x.shape[0], config.latent), x.dtype)
+
+    def discriminator_loss(
+        self,
+        config: Any,
+        generator: dict[str, Any],
+        discriminator: dict[str, Any],
+        stats: Mapping[str, Any],
+        x: jnp.ndarray,
+        z: jnp.ndarray,
+        key: jax.Array,
+    ) -> tuple[jnp.ndarray, LossAux]:
+        """Objective "d" of the discriminators' params `discriminator` against E and G's
+        `generator` on x and the prior draw z, every network in training mode with the
+        statistics `stats` and dropout from `key`; aux: (metrics, the discriminators' new
+        statistics)."""
+        return self._loss(config, "d", generator, discriminator, stats, x, z, key)
+
+    def generator_loss(
+        self,
+        config: Any,
+        generator: dict[str, Any],
+        discriminator: dict[str, Any],
+        stats: Mapping[str, Any],
+        x: jnp.ndarray,
+        z: jnp.ndarray,
+        key: jax.Array,
+    ) -> tuple[jnp.ndarray, LossAux]:
+        """Objective "eg" of E and G's params `generator` against the discriminators'
+        `discriminator` (as `discriminator_loss`); aux: (metrics, E's and G's new statistics)."""
+        return self._loss(config, "eg", generator, discriminator, stats, x, z, key)
+
+    def _loss(self, config, name, generator, discriminator, stats, x, z, key):
+        """Objective `name` ("d" or "eg"); aux: (metrics, the new statistics of the side it
+        trains)."""
+        terms = self.discriminator_terms if name == "d" else self.encoder_generator_terms
+        trained = discriminator if name == "d" else generator
+        run = Runner(self.networks(config, x), {**generator, **discriminator}, stats, key)
+        total, means = objective(config, name, *terms(config, run, x, z))
+        metrics = {f"{name}_loss": total, **{f"{name}_{k}": v for k, v in means.items()}}
+        return total, (metrics, {n: run.stats[n] for n in trained})
+
+    def __call__(
+        self, config: Any, state: State, x: jnp.ndarray, key: jax.Array
+    ) -> tuple[State, dict[str, jnp.ndarray]]:
+        """One update of all discriminators (objective "d"), then one joint update of E and G
+        (objective "eg") against them, each on its own draw of z."""
+        keys = self.step_keys(key)
+        params, opt_state = dict(state.params), dict(state.opt_state)
+        generator, discriminator = split_networks(params)
+        d_grads, (d_metrics, d_stats) = jax.grad(
+            lambda d: self.discriminator_loss(
+                config,
+                generator,
+                d,
+                state.batch_stats,
+                x,
+                self.prior(config, keys.d_prior, x),
+                keys.d_dropout,
+            ),
+            has_aux=True,
+        )(discriminator)
+        for n in discriminator:
+            params[n], opt_state[n] = optim.update(config, n, params[n], opt_state[n], d_grads[n])
+        stats = {**state.batch_stats, **d_stats}
+
+        generator, discriminator = split_networks(params)
+        eg_grads, (eg_metrics, eg_stats) = jax.grad(
+            lambda g: self.generator_loss(
+                config,
+                g,
+                discriminator,
+                stats,
+                x,
+                self.prior(config, keys.g_prior, x),
+                keys.g_dropout,
+            ),
+            has_aux=True,
+        )(generator)
+        for n in generator:
+            params[n], opt_state[n] = optim.update(config, n, params[n], opt_state[n], eg_grads[n])
+        new_state = State(
+            step=state.step + 1,
+            params=params,
+            batch_stats={**stats, **eg_stats},
+            opt_state=opt_state,
+        )
+        return new_state, {**d_metrics, **eg_metrics}
+
+
+def split_networks(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(E and G, the discriminators "d_*") of a BiGAN-family params dict, each in name order."""
+    names = sorted(params)
+    return (
+        {n: params[n] for n in names if not n.startswith("d_")},
+        {n: params[n] for n in names if n.startswith("d_")},
     )
-    params, opt_state = dict(state.params), dict(state.opt_state)
-    for n in d_names:
-        params[n], opt_state[n] = optim.update(config, n, params[n], opt_state[n], d_grads[n])
-    stats = {**state.batch_stats, **d_stats}
-
-    def eg_objective(eg_params):
-        run = Runner(modules, {**params, **eg_params}, stats, g_key)
-        terms, tensors = encoder_generator_terms(config, run, x, prior(z_g_key))
-        total, means = objective(config, "eg", terms, tensors)
-        return total, (means, {"e": run.stats["e"], "g": run.stats["g"]})
-
-    (eg_loss, (eg_terms, eg_stats)), eg_grads = jax.value_and_grad(eg_objective, has_aux=True)(
-        {"e": params["e"], "g": params["g"]}
-    )
-    for n in ("e", "g"):
-        params[n], opt_state[n] = optim.update(config, n, params[n], opt_state[n], eg_grads[n])
-    new_state = State(
-        step=state.step + 1,
-        params=params,
-        batch_stats={**stats, **eg_stats},
-        opt_state=opt_state,
-    )
-    metrics = {
-        "d_loss": d_loss,
-        "eg_loss": eg_loss,
-        **{f"d_{k}": v for k, v in d_terms.items()},
-        **{f"eg_{k}": v for k, v in eg_terms.items()},
-    }
-    return new_state, metrics
 
 
 def train_step_for(
     networks_fn: Callable[[Any, jnp.ndarray], Mapping[str, nn.Module]],
     discriminator_terms: TermsFn,
     encoder_generator_terms: TermsFn,
-) -> Callable[..., tuple[State, dict[str, jnp.ndarray]]]:
-    """A detector's `train_step(config, state, x, key)`: `adversarial_step` on its networks
-    (`networks_fn(config, x)`) and terms."""
-
-    def train_step(
-        config: Any, state: State, x: jnp.ndarray, key: jax.Array
-    ) -> tuple[State, dict[str, jnp.ndarray]]:
-        """One update of the discriminators, then one joint E and G update."""
-        modules = networks_fn(config, x)
-        return adversarial_step(
-            config, state, x, key, modules, discriminator_terms, encoder_generator_terms
-        )
-
-    return train_step
+) -> AdversarialStep:
+    """A detector's `train_step(config, state, x, key)` on its networks (`networks_fn(config,
+    x)`) and terms (an `AdversarialStep`)."""
+    return AdversarialStep(networks_fn, discriminator_terms, encoder_generator_terms)
 
 
 def bigan_tensors(run: Runner, x: jnp.ndarray, z: jnp.ndarray) -> Terms:

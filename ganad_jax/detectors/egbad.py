@@ -13,6 +13,15 @@ f_D is D's last hidden layer. The parts are heads too: "reconstruction", "featur
 "discrimination". The paper writes A = alpha L_G + (1 - alpha) L_D with alpha = 0.9; its code (and
 this module) weighs the discrimination term by 0.1, the same thing.
 
+    A_D(x) = BCE(D(x, E(x)), 1) = -log D(x, E(x))               (head "discriminator")
+
+is the score the GAN ensemble's released code gives EGBAD on KDD Cup 99 (Han et al., AAAI 2021,
+github.com/tufts-ml/GAN-Ensemble-for-Anomaly-Detection, models/egbad_KDD99.py, `test_epoch`:
+`BCELoss(reduction='none')(pred_encoder, 1)`, pred_encoder = D(E(x), x), the sigmoid of D on the
+real pair; a pair D takes for a generated one scores high), BiGAN's head of the same name. That
+code then min-max scales the mean over the ensemble's pairs by the test set's extremes, which does
+not change the ranking and is not done here (it would make the threshold depend on the test set).
+
 Defaults are the paper's KDD Cup 99 setting from the released code: latent 32, E 64 units, G 64-128
 units, D 128-unit x and z branches and joint layer, LeakyReLU 0.1 in D, dropout 0.2 in D,
 Adam(1e-5, beta1 0.5), batch 50. The released code's MNIST setting is latent 200, batch 100,
@@ -66,6 +75,7 @@ class EGBADConfig(BiGANConfig):
         "reconstruction",
         "feature",
         "discrimination",
+        "discriminator",
     )
 
     latent: int = 32
@@ -80,11 +90,11 @@ class EGBADConfig(BiGANConfig):
 
 def score(config: EGBADConfig, state: State, x: jnp.ndarray) -> Scores:
     """(1 - w) L1 reconstruction + w feature matching (default) or cross-entropy, w the
-    `score_weight`."""
+    `score_weight`; their parts; D's -log D(x, E(x))."""
     run = Runner.inference(networks(config, x), state)
     z_hat = run("e", x)
     x_hat = run("g", z_hat)
-    _, f_real = run("d_xz", x, z_hat)
+    real_logit, f_real = run("d_xz", x, z_hat)
     fake_logit, f_fake = run("d_xz", x_hat, z_hat)
     reconstruction = losses.l1_sum(x, x_hat)
     feature = losses.l1_sum(f_real, f_fake)
@@ -96,6 +106,7 @@ def score(config: EGBADConfig, state: State, x: jnp.ndarray) -> Scores:
         "reconstruction": reconstruction,
         "feature": feature,
         "discrimination": discrimination,
+        "discriminator": losses.generator_non_saturating(real_logit),
     }
     return Scores(heads=heads, default=config.score_head, **reconstruction_outputs(x, x_hat))
 

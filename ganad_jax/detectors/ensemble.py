@@ -15,37 +15,85 @@ where P is the set of all I x J pairs (the paper) or, in the independent mode, t
 The per-pair scores are extra heads named "HEAD/gIdJ"; anomaly maps and reconstructions are the
 means over P. Generated samples (where the base has them) come from the generators in turn.
 
-Training modes (one base `train_step` per updated pair, the base's own losses and optimisers):
+Training modes ("pair", "all" and "independent": one base `train_step` per updated pair, the
+base's own losses and optimisers):
 - "pair" (the paper's Algorithm 1): each step one pair (i, j), drawn uniformly by key, is updated;
 - "all": each step every pair is updated once, in max(I, J) rounds of min(I, J) disjoint pairs
   (round r pairs generator i with discriminator (i + r) mod max(I, J)), each round one mapped base
   step (`map_members`); the rounds run in that fixed order;
 - "independent" (I == J): generator i only ever meets discriminator i, so member i is the base
-  detector trained alone, and all members train in one mapped step.
+  detector trained alone, and all members train in one mapped step;
+- "code" (the released code's iteration, below): each step every discriminator is updated once,
+  then every generator once, on losses averaged over the other side:
+
+      D_j <- opt(D_j, grad_D_j 1/I sum_i L_D(G_i, D_j; x, z_ij))          for every j
+      G_i <- opt(G_i, grad_G_i 1/J sum_j L_G(G_i, D_j'; x, z_i))           for every i
+
+  with D_j' the updated discriminators, a fresh z_ij ~ prior per (i, j) on the discriminator side
+  and one z_i per generator, met by every D_j'. L_D and L_G are the base's two objectives as pure
+  losses (`SeparableLosses`: for the BiGAN family BiGAN, EGBAD, ALAD and CE-BiGAN, the
+  `bigan.AdversarialStep` that is their train step, so the code mode and the base step
+  differentiate the same loss functions); a base without them is refused with a ValueError when
+  the ensemble is built (`ensemble`, or `parse_spec` given the base). A discriminator's BatchNorm
+  statistics pass from its pass against G_i to the next (the code's running averages do); the
+  generator side keeps those of its own update, as the base step does. The discriminators'
+  updates are mapped, then the generators' (`map_members`), each member's networks with the
+  base's optimiser (`optim.update`).
 
 Keys (so that a member can be reproduced alone): member m (m < max(I, J)) is initialised by the
 base `init` with `fold_in(init_key, m)`; generator i takes member i's generator networks and
 discriminator j member j's discriminators. A pair's base step gets `fold_in(step_key, p)`, p its
-index: p = i * J + j in the "pair" and "all" modes, p = i in the independent mode; the "pair" mode
-draws p from `fold_in(step_key, I * J)`. So independent member i equals the base detector trained
-by the same loop with its init and step keys folded with i (tests/test_ensemble.py checks it). The
-base step sees the ensemble's step counter; batch statistics, optimiser states and metrics are the
-base's (metrics averaged over the updated pairs).
+index: p = i * J + j in the "pair", "all" and "code" modes, p = i in the independent mode; the
+"pair" mode draws p from `fold_in(step_key, I * J)`. So independent member i equals the base
+detector trained by the same loop with its init and step keys folded with i (tests/test_ensemble.py
+checks it). In the code mode pair p's key is split as the base step splits its own
+(`step_keys`: prior and dropout keys of the discriminators' objective, then of the generators'):
+D_j's loss against G_i draws z_ij and its dropout from pair p's discriminator keys, G_i draws z_i
+from pair (i, 0)'s generator prior key and meets D_j' with pair p's generator dropout key (pair
+(i, j > 0)'s generator prior keys go unused). So a 1x1 code ensemble takes the base step of
+`fold_in(step_key, 0)`, as a 1x1 ensemble of the other modes does. The base step sees the
+ensemble's step counter; batch statistics, optimiser states and metrics are the base's (metrics
+averaged over the updated pairs).
 
-Deviations from the paper's code: the paper's PyTorch code trains members in a Python loop; here
-they are mapped with `map_members` (vmapped, or unrolled for images on CPU), which changes results
-only by float rounding.
+The released code (github.com/tufts-ml/GAN-Ensemble-for-Anomaly-Detection, models/egbad_mxn.py
+and models/egbad_KDD99.py, `train_epoch`, as models/skipgan_mxn.py for Skip-GANomaly) does
+not train pairs as Algorithm 1 does: each iteration updates every D_j once on the sum of its
+cross-entropies against every G_i divided by n_G, then every generator (EGBAD: encoder and
+decoder) once on its cross-entropies against every updated D_j divided by n_D, each D_j and each
+G_i drawing its own batch (`next(iter(loader))`: the first batch of a fresh shuffle of its own
+loader) and a fresh z per (D_j, G_i) and per G_i. The "code" mode is that iteration; "pair" is the
+paper's algorithm as written, "all" and "independent" are ours. On KDD Cup 99 the code scores
+EGBAD with D's cross-entropy of the real pair, -log D(x, E(x)) (EGBAD's head "discriminator", see
+`egbad.py`), averaged over all pairs as every head is here.
+
+Deviations from the released code, and why:
+- members are mapped with `map_members` (vmapped, or unrolled for images on CPU) instead of a
+  Python loop, which changes results only by float rounding;
+- "code": every member sees the step's one batch, where the code draws one batch per member (and
+  one for the discriminators' step and another for the generators' step). The trainer gives a
+  step one batch of the epoch's permutation; a member's own batch would need the trainer to draw
+  I + J batches per step. Shuffles of the step's batch per member would not be the code's
+  independent batches (the same examples, and every loss here is order-invariant), and splitting
+  the batch into I + J parts would shrink each member's batch; so none is done. (EGBAD's own
+  step has the same difference from its code, see `egbad.py`.) Data order comes from the keys;
+- "code": the losses are the base's, whose cross-entropies are the mean of the real and the fake
+  part (BiGAN family: BCE / 2 + BCE / 2) where the code sums the two: half the code's loss, the
+  same Adam update up to Adam's epsilon;
+- "code": the code's E and G forward passes in the discriminators' step (and the discriminators'
+  in the generators' step) also move their BatchNorm running averages; here, as in the base step,
+  each network keeps the statistics of its own update only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ganad_jax import optim
 from ganad_jax.catalog import ENSEMBLE_MODES
 from ganad_jax.detectors import Detector, Scores, State
 
@@ -53,6 +101,27 @@ MODES = ENSEMBLE_MODES
 _PARTS = ("params", "batch_stats", "opt_state")
 
 Side = dict[str, dict[str, Any]]
+
+
+@runtime_checkable
+class SeparableLosses(Protocol):
+    """What the "code" mode needs of a base detector's `train_step` (the BiGAN family's
+    `bigan.AdversarialStep` has it): the step's keys, the prior, and its discriminator and
+    generator objectives as pure losses of (config, generator params, discriminator params,
+    statistics, x, z, dropout key), each returning (loss, (metrics, the trained side's new
+    statistics)); params are {network: tree} of one side."""
+
+    def step_keys(self, key: jax.Array) -> Any:
+        """(d_prior, d_dropout, g_prior, g_dropout) keys of one step."""
+
+    def prior(self, config: Any, key: jax.Array, x: jnp.ndarray) -> jnp.ndarray:
+        """One latent draw per example of x."""
+
+    def discriminator_loss(self, config: Any, *args: Any) -> tuple[jnp.ndarray, Any]:
+        """The discriminators' objective."""
+
+    def generator_loss(self, config: Any, *args: Any) -> tuple[jnp.ndarray, Any]:
+        """The generator side's objective."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,19 +161,22 @@ class EnsembleDetector(Detector):
         return f"{self.n_generators}x{self.n_discriminators}:{self.mode}"
 
 
-def parse_spec(text: str) -> tuple[int, int, str]:
-    """(n_generators, n_discriminators, mode) from "GxD" or "GxD:MODE" (default mode "pair")."""
+def parse_spec(text: str, base: Detector | None = None) -> tuple[int, int, str]:
+    """(n_generators, n_discriminators, mode) from "GxD" or "GxD:MODE" (default mode "pair");
+    with `base`, ValueError also where the mode cannot train that base."""
     shape, _, mode = text.partition(":")
     mode = mode or "pair"
     try:
         n_g, n_d = (int(v) for v in shape.lower().split("x"))
     except ValueError:
         raise ValueError(f"an ensemble is GxD or GxD:MODE (e.g. 3x3:all), got {text!r}") from None
-    _check(n_g, n_d, mode)
+    _check(n_g, n_d, mode, base)
     return n_g, n_d, mode
 
 
-def _check(n_generators: int, n_discriminators: int, mode: str) -> None:
+def _check(
+    n_generators: int, n_discriminators: int, mode: str, base: Detector | None = None
+) -> None:
     if n_generators < 1 or n_discriminators < 1:
         raise ValueError(
             f"an ensemble needs >= 1 generator and discriminator, got "
@@ -116,6 +188,11 @@ def _check(n_generators: int, n_discriminators: int, mode: str) -> None:
         raise ValueError(
             f"the independent mode pairs generator i with discriminator i: it needs as many "
             f"generators as discriminators, got {n_generators}x{n_discriminators}"
+        )
+    if mode == "code" and base is not None and not isinstance(base.train_step, SeparableLosses):
+        raise ValueError(
+            f"ensemble mode 'code' needs separate discriminator and generator losses (the BiGAN "
+            f"family: bigan, egbad, alad, ce-bigan); {base.name} has one train step only"
         )
 
 
@@ -142,6 +219,10 @@ def join_state(step: jnp.ndarray, generator: Side, discriminator: Side) -> State
 
 def _take(side: Side, index: Any) -> Side:
     return jax.tree.map(lambda leaf: leaf[index], side)
+
+
+def _mean(metrics: list[dict[str, jnp.ndarray]]) -> dict[str, jnp.ndarray]:
+    return jax.tree.map(lambda *values: jnp.mean(jnp.stack(values)), *metrics)
 
 
 def map_members(fn: Any, x: jnp.ndarray, *stacked: Any) -> Any:
@@ -186,7 +267,7 @@ def ensemble(
 ) -> EnsembleDetector:
     """`detector` as a GAN ensemble of `n_generators` x `n_discriminators` (see the module doc);
     the result satisfies the detector contract and takes the base detector's config."""
-    _check(n_generators, n_discriminators, mode)
+    _check(n_generators, n_discriminators, mode, detector)
     base = detector
     n_g, n_d = n_generators, n_discriminators
 
@@ -228,12 +309,86 @@ def ensemble(
 
         return scatter(gen, new_g, gens), scatter(disc, new_d, discs), metrics
 
+    def optimise(config, side, grads):
+        """A member's side after one optimiser update of each of its networks."""
+        params, opt_state = {}, {}
+        for n in side["params"]:
+            params[n], opt_state[n] = optim.update(
+                config, n, side["params"][n], side["opt_state"][n], grads[n]
+            )
+        return params, opt_state
+
+    def code_update(config, gen, disc, x, key):
+        """The released code's iteration (see the module doc): every discriminator on its loss
+        averaged over the generators, then every generator against the updated discriminators."""
+        losses = base.train_step
+        pairs = np.arange(n_g * n_d).reshape(n_g, n_d)  # [i, j] = i * J + j
+
+        def pair_keys(p):
+            """The base step keys of fold_in(key, p) for each pair index in `p` (any shape)."""
+            flat = jax.vmap(lambda q: losses.step_keys(jax.random.fold_in(key, q)))(p.ravel())
+            return jax.tree.map(lambda k: k.reshape(p.shape), flat)
+
+        def discriminator(d, priors, dropouts):
+            """D_j: mean of its loss against each G_i (its statistics passed on from one to the
+            next, as the code's running averages are)."""
+
+            def loss(params):
+                stats, values, metrics = d["batch_stats"], [], []
+                for i in range(n_g):
+                    g = _take(gen, i)
+                    z = losses.prior(config, priors[i], x)
+                    stats = {**g["batch_stats"], **stats}
+                    value, (m, stats) = losses.discriminator_loss(
+                        config, g["params"], params, stats, x, z, dropouts[i]
+                    )
+                    values.append(value)
+                    metrics.append(m)
+                return sum(values) / n_g, (_mean(metrics), stats)
+
+            grads, (metrics, stats) = jax.grad(loss, has_aux=True)(d["params"])
+            params, opt_state = optimise(config, d, grads)
+            return {"params": params, "batch_stats": stats, "opt_state": opt_state}, metrics
+
+        d_keys = pair_keys(pairs.T)  # [j, i]: discriminator j's row
+        disc, d_metrics = map_members(discriminator, x, disc, d_keys.d_prior, d_keys.d_dropout)
+
+        def generator(g, priors, dropouts):
+            """G_i: one z (from pair (i, 0)'s key), met by each updated D_j; mean of the
+            losses."""
+            z = losses.prior(config, priors[0], x)
+
+            def loss(params):
+                values, aux = [], []
+                for j in range(n_d):
+                    d = _take(disc, j)
+                    stats = {**g["batch_stats"], **d["batch_stats"]}
+                    value, out = losses.generator_loss(
+                        config, params, d["params"], stats, x, z, dropouts[j]
+                    )
+                    values.append(value)
+                    aux.append(out)
+                # The generator side's new statistics are the same against every D_j (its
+                # networks see the same x and z): the first's are kept.
+                return sum(values) / n_d, (_mean([m for m, _ in aux]), aux[0][1])
+
+            grads, (metrics, stats) = jax.grad(loss, has_aux=True)(g["params"])
+            params, opt_state = optimise(config, g, grads)
+            return {"params": params, "batch_stats": stats, "opt_state": opt_state}, metrics
+
+        g_keys = pair_keys(pairs)  # [i, j]: generator i's row
+        gen, g_metrics = map_members(generator, x, gen, g_keys.g_prior, g_keys.g_dropout)
+        return gen, disc, {**d_metrics, **g_metrics}
+
     def train_step(
         config: Any, state: State, x: jnp.ndarray, key: jax.Array
     ) -> tuple[State, dict[str, jnp.ndarray]]:
-        """Update the mode's pairs with base steps; metrics are means over the updated pairs."""
+        """Update the mode's pairs with base steps (or, in the code mode, every member once);
+        metrics are means over the updated pairs."""
         gen, disc = split(state)
-        if mode == "independent":
+        if mode == "code":
+            gen, disc, metrics = code_update(config, gen, disc, x, key)
+        elif mode == "independent":
             keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_g))
             gen, disc, metrics = update(config, state.step, gen, disc, x, keys)
         elif mode == "pair":
