@@ -288,11 +288,13 @@ def _evaluate_folds(
 ) -> tuple[dict[str, Any], np.ndarray, ScoreArrays]:
     """Score every fold with its own model and threshold (the `threshold_quantile` of its
     validation, i.e. training, point scores); point metrics pooled over all folds' test points,
-    with a PCA residual baseline under the same protocol and per-fold F1/AUROC. Returns the
+    with the baselines of `series.baseline_point_scores` under the same protocol (thresholds
+    from each fold's training points, leave-one-out for the window distance) and per-fold
+    F1/AUROC. Returns the
     result and the pooled point labels and scores (for the plots)."""
     scorer = make_scorer(spec.detector, spec.config)
     batch, quantile = spec.config.batch_size, spec.evaluation.threshold_quantile
-    labels, heads, predicted, base_scores, base_predicted = [], {}, [], [], []
+    labels, heads, predicted, base_scores, base_predicted = [], {}, [], {}, {}
     per_fold = {}
     for i, fold in enumerate(ds.folds):
         if states is None:
@@ -317,10 +319,12 @@ def _evaluate_folds(
             **series.point_metrics(fold_labels, heads[test.default][-1], threshold, oracle=False),
             **training_summary(plan(spec, len(fold.train)), int(state.step), spec.train),
         }
-        train_points = series.split_points(fold.validation)
-        q_reference = series.pca_residual_scores(train_points, train_points)
-        base_scores.append(series.pca_residual_scores(train_points, series.split_points(fold.test)))
-        base_predicted.append(base_scores[-1] > np.quantile(q_reference, quantile))
+        # the fold's validation split is its training rows again, so the reference is training
+        baselines = series.baseline_point_scores(fold.train, fold.validation, fold.test, True)
+        for name, (reference_points, test_points) in baselines.items():
+            base_scores.setdefault(name, []).append(test_points)
+            cut = np.quantile(reference_points, quantile)
+            base_predicted.setdefault(name, []).append(test_points > cut)
     oracle = spec.evaluation.oracle
     pooled = series.pooled_metrics(labels, heads[test.default], predicted, oracle)
     result = {
@@ -341,7 +345,8 @@ def _evaluate_folds(
             f"{name}: {note}" for name, f in per_fold.items() for note in f["training_notes"]
         ],
         "baseline": {
-            "pca_q": series.pooled_metrics(labels, base_scores, base_predicted, oracle=False)
+            name: series.pooled_metrics(labels, scores, base_predicted[name], oracle=False)
+            for name, scores in base_scores.items()
         },
     }
     if oracle:
@@ -400,6 +405,7 @@ def evaluate_run(
             "validation",
             ds.test.y,
         )["point"]
+        result["baseline"] = series.baseline_metrics(ds, spec.evaluation.threshold_quantile)
     images = ds.test.x if ds.modality == "image" else None
     threshold = Threshold(result["threshold"], result["threshold_source"])
     plots = plot_report(out / "plots", ds.test.y, test, threshold, images, masks) if primary else []

@@ -159,7 +159,9 @@ def test_per_fold_protocol_trains_and_evaluates_one_model_per_fold(tmp_path, mon
     report = runs.train_run(spec, tmp_path / "run")
     assert list(report["folds"]) == ["skab:run0", "skab:run1"]
     assert (tmp_path / "run/folds/01/checkpoints").is_dir()
+    assert set(report["baseline"]) == {"pca_q", "window_nn"}
     assert set(report["baseline"]["pca_q"]) >= {"f1", "far", "mar", "auroc"}
+    assert report["baseline"]["window_nn"].keys() == report["baseline"]["pca_q"].keys()
     assert 0 <= report["f1"] <= 1 and report["threshold_source"].startswith("training points")
     assert report["heads"]["dr"]["auroc"] == report["auroc"]
     again = runs.evaluate_run(spec, tmp_path / "run")

@@ -165,6 +165,43 @@ def fit_scaler(train: np.ndarray, how: str) -> Scaler:
     return Scaler(how, shift, np.where(width > 0, width, 1.0))
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Projection:
+    """A PCA fitted on training points: rows (..., D) to (x - mean) @ axes, (..., k) float32.
+
+    `axes` (D, k) are the top k principal axes of the training points, each signed so that its
+    largest loading is positive (a fixed sign, whatever the SVD returns)."""
+
+    mean: np.ndarray
+    axes: np.ndarray
+
+    @property
+    def components(self) -> int:
+        """The number k of principal components kept."""
+        return int(self.axes.shape[1])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Project rows (..., D) in float64 and return them as float32 (..., k)."""
+        return ((np.asarray(x, np.float64) - self.mean) @ self.axes).astype(np.float32)
+
+
+def fit_projection(train: np.ndarray, components: int) -> Projection:
+    """A projection onto the top `components` principal axes of the training points (N, D),
+    centred with their mean; fit it on training points only."""
+    train = np.asarray(train, np.float64)
+    limit = min(train.shape)
+    if not 1 <= components <= limit:
+        raise DataError(
+            f"pca_components must be in [1, {limit}] for {train.shape[0]} training points of "
+            f"{train.shape[1]} features, got {components}"
+        )
+    mean = train.mean(axis=0)
+    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
+    axes = vt[:components].T
+    signs = np.sign(axes[np.argmax(np.abs(axes), axis=0), np.arange(components)])
+    return Projection(mean, axes * np.where(signs == 0, 1.0, signs))
+
+
 def short_list(columns: Sequence[Any], most: int = 8) -> str:
     """The first `most` of `columns`, comma-separated, with " ..." when there are more."""
     return ", ".join(map(str, columns[:most])) + (" ..." if len(columns) > most else "")
@@ -316,8 +353,11 @@ class Preprocessing:
     - "tabular": rows with the raw `columns` (in original units), missing values handled by
       `imputation`, the symbolic columns one-hot encoded by `categories` (appended after the
       numeric columns), every feature scaled by `scaler`.
-    - "series": windows (N, `window`, len(columns)) of raw points, imputed and scaled likewise.
-    Saved as JSON plus an .npz of the scaler's arrays (no pickle) by `save`, read by `load`.
+    - "series": windows (N, `window`, len(columns)) of raw points, imputed and scaled likewise,
+      then, with a `projection` (the `pca_components` option), each scaled point projected
+      onto the principal axes of the scaled training points.
+    Saved as JSON plus an .npz of the scaler's (and projection's) arrays (no pickle) by `save`,
+    read by `load`.
     """
 
     modality: str
@@ -329,6 +369,7 @@ class Preprocessing:
     imputation: Imputation = NO_IMPUTATION
     categories: tuple[Categories, ...] = ()
     scaler: Scaler | None = None
+    projection: Projection | None = None
 
     @classmethod
     def for_images(cls, shape: Sequence[int], fit: str = "stretch") -> Preprocessing:
@@ -366,7 +407,11 @@ class Preprocessing:
         n, window, width = x.shape
         frame = pd.DataFrame(x.reshape(n * window, width), columns=list(self.columns))
         points = self.imputation.apply(frame, where).to_numpy(np.float64)
-        return self._scaled(points, where).reshape(n, window, -1)
+        return self.series_points(self._scaled(points, where)).reshape(n, window, -1)
+
+    def series_points(self, scaled: np.ndarray) -> np.ndarray:
+        """Scaled series points (..., D) as model inputs: projected where a PCA was fitted."""
+        return scaled if self.projection is None else self.projection(scaled)
 
     def _mismatch(self, where: str, shape: tuple[int, ...], hint: str = "") -> DataError:
         expected = self.raw_shape
@@ -483,8 +528,12 @@ class Preprocessing:
                 scaling=self.scaler.method,
                 arrays=ARRAYS,
             )
+            arrays = {"shift": self.scaler.shift, "width": self.scaler.width}
+            if self.projection is not None:  # absent otherwise: files as before the option
+                document["pca_components"] = self.projection.components
+                arrays.update(pca_mean=self.projection.mean, pca_axes=self.projection.axes)
             # The arrays first: the JSON, written last, is what makes the pair complete.
-            _write_npz(folder / ARRAYS, {"shift": self.scaler.shift, "width": self.scaler.width})
+            _write_npz(folder / ARRAYS, arrays)
         write_text(folder / FILE, json.dumps(document, indent=1) + "\n")
 
     @classmethod
@@ -550,9 +599,17 @@ class Preprocessing:
         _require(document["scaling"] in SCALINGS, f"scaling {document['scaling']!r}")
         arrays = folder / document["arrays"]
         _require(arrays.name == ARRAYS, "arrays file")
+        components = document.get("pca_components")
+        _require(components is None or modality == "series", "pca_components of a table")
+        _require(
+            components is None or _is_count(components) and components <= width,
+            f"pca_components {components!r}",
+        )
         try:
             with np.load(arrays, allow_pickle=False) as saved_arrays:
                 shift, scale = saved_arrays["shift"], saved_arrays["width"]
+                if components is not None:
+                    pca_mean, pca_axes = saved_arrays["pca_mean"], saved_arrays["pca_axes"]
         except FileNotFoundError:
             raise DataError(f"{folder}: {FILE} needs {ARRAYS}, which is missing") from None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
@@ -561,6 +618,17 @@ class Preprocessing:
             ok = array.dtype == np.float64 and array.shape == (width,) and np.isfinite(array).all()
             _require(ok, f"{ARRAYS}: {name} must be {width} finite float64 values")
         _require(bool((scale > 0).all()), f"{ARRAYS}: width must be > 0")
+        projection = None
+        if components is not None:
+            for name, array, shape in (
+                ("pca_mean", pca_mean, (width,)),
+                ("pca_axes", pca_axes, (width, components)),
+            ):
+                ok = array.dtype == np.float64 and array.shape == shape and np.isfinite(array).all()
+                _require(ok, f"{ARRAYS}: {name} must be {shape} finite float64 values")
+            orthonormal = np.allclose(pca_axes.T @ pca_axes, np.eye(components), atol=1e-8)
+            _require(orthonormal, f"{ARRAYS}: pca_axes must be orthonormal")
+            projection = Projection(pca_mean, pca_axes)
         return cls(
             modality,
             window=window,
@@ -568,6 +636,7 @@ class Preprocessing:
             imputation=imputation,
             categories=categories,
             scaler=Scaler(document["scaling"], shift, scale),
+            projection=projection,
         )
 
 

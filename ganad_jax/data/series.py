@@ -5,8 +5,12 @@ The `time-series` protocol trains on the anomaly-free series and tests on the la
 - validation: windows over that held-back tail (contiguous, so no window overlaps training);
 - test: windows over every labelled run; a window is anomalous when any of its points is.
 Windows are (N, window, D) float32 taken every `step` points (plus one ending at each run's last
-point), features scaled with statistics of the training part (`scaling`). `Split.windows` maps
-window scores back to per-point scores and labels of each run (`Windows.point_scores`).
+point), features scaled with statistics of the training part (`scaling`) and, with
+`pca_components=k` (default 0: off), each scaled point projected onto the top k principal axes of
+the scaled training points (as MAD-GAN's released code scales, then projects; unlike it, the
+projection is never fitted on test data). Both are the Dataset's `preprocessing`, saved with a
+run. `Split.windows` maps window scores back to per-point scores and labels of each run
+(`Windows.point_scores`).
 SKAB's default protocol is its own leaderboard's, one fold (and model) per labelled file (see
 `load_skab`).
 """
@@ -40,6 +44,7 @@ from ganad_jax.data.preprocess import (
     Preprocessing,
     check_fraction,
     fit_imputation,
+    fit_projection,
     fit_scaler,
     numbered_columns,
     numeric_frame,
@@ -92,12 +97,13 @@ def time_series_protocol(
     options: dict,
     columns: Sequence[str] | None = None,
     imputation: Imputation = NO_IMPUTATION,
+    pca_components: int = 0,
 ) -> Dataset:
     """The `time-series` protocol over an anomaly-free (L, D) series and labelled test runs.
 
     `columns` name the D raw features (default "0", "1", ...) and `imputation` is how their
     missing values were handled before: both go into the Dataset's preprocessing with the scaling
-    fitted here."""
+    (and, where `pca_components` > 0, the PCA) fitted here on the training part only."""
     check_fraction("validation_fraction", validation_fraction)
     n_val = int(round(len(train) * validation_fraction))
     head, tail = train[: len(train) - n_val], train[len(train) - n_val :]
@@ -106,11 +112,13 @@ def time_series_protocol(
             f"{name}: the validation tail ({n_val} points) is shorter than the window ({window}); "
             "raise validation_fraction or lower window"
         )
-    preprocessing = _series_preprocessing(head, window, scaling, columns, imputation)
-    x_head, x_tail = preprocessing.scaler(head), preprocessing.scaler(tail)
-    x_runs = [preprocessing.scaler(x) for _, x, _ in runs]
+    preprocessing = _series_preprocessing(
+        head, window, scaling, columns, imputation, pca_components
+    )
+    x_head, x_tail = _inputs(preprocessing, head), _inputs(preprocessing, tail)
+    x_runs = [_inputs(preprocessing, x) for _, x, _ in runs]
     zeros = np.zeros
-    dim = train.shape[1]
+    dim = x_head.shape[1]
     return Dataset(
         name=name,
         protocol="time-series",
@@ -131,6 +139,7 @@ def time_series_protocol(
             "step": step,
             "validation_fraction": validation_fraction,
             "scaling": scaling,
+            "pca_components": pca_components,
         },
         preprocessing=preprocessing,
     )
@@ -142,15 +151,27 @@ def _series_preprocessing(
     scaling: str,
     columns: Sequence[str] | None,
     imputation: Imputation,
+    pca_components: int = 0,
 ) -> Preprocessing:
-    """Windows of `columns` (imputed by `imputation`) scaled with statistics of `train` points."""
+    """Windows of `columns` (imputed by `imputation`) scaled with statistics of `train` points,
+    then projected onto the top `pca_components` principal axes of the scaled `train` points (0:
+    no projection). Scaling comes first, as in MAD-GAN's released code."""
+    if pca_components < 0:
+        raise DataError(f"pca_components must be >= 0 (0: no PCA), got {pca_components}")
+    scaler = fit_scaler(train, scaling)
     return Preprocessing(
         "series",
         window=window,
         columns=tuple(columns) if columns is not None else numbered_columns(train.shape[1]),
         imputation=imputation,
-        scaler=fit_scaler(train, scaling),
+        scaler=scaler,
+        projection=fit_projection(scaler(train), pca_components) if pca_components else None,
     )
+
+
+def _inputs(preprocessing: Preprocessing, points: np.ndarray) -> np.ndarray:
+    """Imputed (L, D) points as model inputs (L, k): scaled, then projected where fitted."""
+    return preprocessing.series_points(preprocessing.scaler(points))
 
 
 def _header_row(path: Path, sep: str, markers: set[str]) -> int:
@@ -239,6 +260,7 @@ def load_skab(
     validation_fraction: float = 0.1,
     scaling: str = "standard",
     impute: str = "none",
+    pca_components: int = 0,
 ) -> Dataset:
     """SKAB's 34 labelled runs (valve1, valve2, other) by one of two protocols.
 
@@ -248,6 +270,9 @@ def load_skab(
       protocol uses no other data). The top-level splits hold all folds together.
     - `time-series`: train on anomaly-free.csv (the last `validation_fraction` held back as
       validation), test on all labelled runs.
+
+    `pca_components` > 0 projects the scaled sensors onto that many principal axes, fitted on
+    each model's training points (a fold's first 400 rows, or the anomaly-free training part).
     """
     if protocol not in SKAB_PROTOCOLS:
         raise DataError(
@@ -273,7 +298,9 @@ def load_skab(
     x_train, runs, imputation = _features(_columns(train, features, free), runs, impute, str(root))
     fitted = {"columns": features, "imputation": imputation}
     if protocol == "leaderboard":
-        return _skab_leaderboard(runs, window, step, scaling, {"impute": impute}, **fitted)
+        return _skab_leaderboard(
+            runs, window, step, scaling, {"impute": impute}, **fitted, pca_components=pca_components
+        )
     dataset = time_series_protocol(
         "skab",
         x_train,
@@ -284,6 +311,7 @@ def load_skab(
         scaling=scaling,
         options={"impute": impute},
         **fitted,
+        pca_components=pca_components,
     )
     return dataclasses.replace(dataset, options={"protocol": protocol, **dataset.options})
 
@@ -296,6 +324,7 @@ def _skab_leaderboard(
     options: dict,
     columns: Sequence[str] | None = None,
     imputation: Imputation = NO_IMPUTATION,
+    pca_components: int = 0,
 ) -> Dataset:
     """The leaderboard protocol's folds (see `load_skab`), each with its own preprocessing, and
     the Dataset holding them all (with none: its folds are scaled apart)."""
@@ -304,17 +333,21 @@ def _skab_leaderboard(
         if len(x) <= SKAB_TRAIN_ROWS + window:
             raise DataError(f"skab: run {name!r} has {len(x)} rows, too few for the leaderboard")
         head = x[:SKAB_TRAIN_ROWS]
-        preprocessing = _series_preprocessing(head, window, scaling, columns, imputation)
-        heads.append((name, preprocessing.scaler(head), labels[:SKAB_TRAIN_ROWS]))
-        tails.append((name, preprocessing.scaler(x[SKAB_TRAIN_ROWS:]), labels[SKAB_TRAIN_ROWS:]))
+        preprocessing = _series_preprocessing(
+            head, window, scaling, columns, imputation, pca_components
+        )
+        heads.append((name, _inputs(preprocessing, head), labels[:SKAB_TRAIN_ROWS]))
+        tail = _inputs(preprocessing, x[SKAB_TRAIN_ROWS:])
+        tails.append((name, tail, labels[SKAB_TRAIN_ROWS:]))
         fitted.append(preprocessing)
-    dim = runs[0][1].shape[1]
+    dim = heads[0][1].shape[1]
     options = {
         "protocol": "leaderboard",
         **options,
         "window": window,
         "step": step,
         "scaling": scaling,
+        "pca_components": pca_components,
     }
 
     def dataset(
@@ -374,6 +407,7 @@ def _telemanom(
     step: int,
     validation_fraction: float,
     scaling: str,
+    pca_components: int,
 ) -> Dataset:
     """One NASA SMAP or MSL channel: train/<chan>.npy, test/<chan>.npy, labeled_anomalies.csv."""
     folder = data_dir() / "smap_msl"
@@ -410,6 +444,7 @@ def _telemanom(
         validation_fraction=validation_fraction,
         scaling=scaling,
         options={},
+        pca_components=pca_components,
     )
 
 
@@ -438,6 +473,7 @@ def load_csv_series(
     validation_fraction: float,
     scaling: str,
     impute: str,
+    pca_components: int,
 ) -> Dataset:
     """A normal-operation CSV and a labelled attack CSV (the SWaT/WADI layout) in folder `root`."""
     if not root.is_dir():
@@ -484,10 +520,15 @@ def load_csv_series(
         },
         columns=features,
         imputation=imputation,
+        pca_components=pca_components,
     )
 
 
 _WINDOWS = {"window": 32, "step": 1, "validation_fraction": 0.1}
+PCA_OFF = {"pca_components": 0}
+"""Series option `pca_components`: 0 keeps the sensors; k > 0 projects the scaled points onto
+their top k principal axes fitted on training points (MAD-GAN's released code uses 5 for SWaT,
+8 for WADI and 6 for KDD99, its `num_signals`)."""
 SWAT_DEFAULTS = {
     "train_file": "SWaT_Dataset_Normal_v1.csv",
     "test_file": "SWaT_Dataset_Attack_v0.csv",
@@ -499,6 +540,7 @@ SWAT_DEFAULTS = {
     "step": 10,
     "scaling": "standard",
     "impute": "none",
+    **PCA_OFF,
 }
 """SWaT (iTrust): the first 21,600 s of normal operation are the plant settling, left out."""
 WADI_DEFAULTS = {
@@ -527,7 +569,13 @@ register(
     Source(
         "skab",
         load_skab,
-        {"protocol": "leaderboard", **_WINDOWS, "scaling": "standard", "impute": "none"},
+        {
+            "protocol": "leaderboard",
+            **_WINDOWS,
+            "scaling": "standard",
+            "impute": "none",
+            **PCA_OFF,
+        },
         "series",
         "SKAB water-circulation test bed (8 sensors), 34 labelled runs: SKAB's leaderboard "
         "(a model per file, first 400 rows train) or protocol=time-series (anomaly-free run trains)",
@@ -538,7 +586,7 @@ for _craft, _loader in (("smap", load_smap), ("msl", load_msl)):
         Source(
             _craft,
             _loader,
-            {**_WINDOWS, "scaling": "none"},
+            {**_WINDOWS, "scaling": "none", **PCA_OFF},
             "series",
             f"one NASA {_craft.upper()} telemetry channel from GANAD_DATA_DIR/smap_msl "
             "(already scaled by telemanom)",

@@ -17,6 +17,10 @@ from a fixed start z0, independently per window (vmap). Per time step t and feat
 
 Heads (window means of these maps): "dr" (default), "reconstruction", "discrimination"; the DR map
 is `anomaly_map` (N, T, D), from which `ganad_jax.evaluation.series` maps scores back to time points.
+Every series report puts two baselines beside it on the same input features, protocol and
+threshold rule (`series.baseline_point_scores`): `baseline.pca_q`, the PCA residual (Q), and
+`baseline.window_nn`, a window's Euclidean distance to the nearest training window (leave-one-out
+over non-overlapping training windows where the threshold comes from training points).
 
 Defaults follow the released code: window 30 (step 10 in the data), latent 15, one LSTM layer of
 100 units in G and in D, batch 500, 100 epochs, G trained with Adam (1e-3, TF defaults) three
@@ -47,8 +51,20 @@ Deviations from the paper and the released code, and why:
   ours). Its 100 epochs are therefore the updates of 25 here (`--set epochs=25`); the default
   keeps 100 epochs over all the data;
 - Flax initialisers (not TF's truncated normal with LSTM forget bias 1.0);
-- no PCA on the test data, no threshold or epoch chosen on test: thresholds come from validation
-  (or training) scores, the last epoch is used.
+- PCA of the sensors is a data option, off by default (`--set pca_components=K`, any series
+  data set). The released code (`data_utils.py`: `swat` lines 46-64, `kdd99` 377-390) first
+  scales every column by its own maximum to 2 x / max - 1, then projects the points onto
+  `num_signals` principal components fitted with sklearn's PCA: 5 for SWaT (its comment "the
+  best PC dimension is chosen pc=5"), 6 for KDD99 (`experiments/settings/kdd99.txt`, the only
+  settings it ships), 8 for WADI in a comment, though its `wadi` trains on four chosen sensors
+  with the PCA commented out while `wadi_test` projects. For testing it refits both the scaling
+  and the PCA on the test file itself (`swat_test` lines 133-177, `kdd99_test` 409-441). Here
+  scaling also comes first, but both are fitted on the training points only and saved with the
+  run's preprocessing, so `ganad score` applies them to new windows; the projection is centred
+  on the training mean (the released `np.matmul(X, pc.T)` is not, a constant offset per
+  component), and the scaling is the data set's `scaling` option (SKAB: standard), not x / max;
+- no threshold or epoch chosen on test: thresholds come from validation (or training) scores,
+  the last epoch is used.
 """
 
 from __future__ import annotations

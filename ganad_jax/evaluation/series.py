@@ -1,7 +1,8 @@
 """Time-series evaluation on top of `ganad_jax.data` windows: PCA fitted on training points,
 window/step scores mapped back to time points, point-wise and window-level metrics with a
-validation (or training) threshold, the point-adjusted F1 as a labelled oracle, alarm rates, a
-PCA residual (Q statistic) baseline, and metrics pooled over folds (SKAB's leaderboard protocol
+validation (or training) threshold, the point-adjusted F1 as a labelled oracle, alarm rates, two
+baselines (a PCA residual, the Q statistic, and the distance to the nearest training window), and
+metrics pooled over folds (SKAB's leaderboard protocol
 fits one model per labelled file: `ganad_jax.data` "skab", `runs.train_run`).
 """
 
@@ -14,28 +15,24 @@ from typing import Any
 import numpy as np
 
 from ganad_jax.data import Dataset, Split, Windows
+from ganad_jax.data.preprocess import fit_projection
 from ganad_jax.evaluation.metrics import fit_threshold, ranking_metrics, threshold_metrics
 from ganad_jax.scoring import ScoreArrays
 
 
 def fit_pca(points: np.ndarray, components: int) -> Callable[[np.ndarray], np.ndarray]:
     """A projection (..., D) -> (..., k) onto the top `components` principal axes of training
-    points (L, D), centred with their mean; fit it on training data only."""
-    points = np.asarray(points, np.float64)
-    if not 1 <= components <= points.shape[-1]:
-        raise ValueError(f"components must be in [1, {points.shape[-1]}], got {components}")
-    mean = points.mean(axis=0)
-    _, _, vt = np.linalg.svd(points - mean, full_matrices=False)
-    axes = vt[:components].T
-
-    def project(x: np.ndarray) -> np.ndarray:
-        return ((np.asarray(x, np.float64) - mean) @ axes).astype(np.float32)
-
-    return project
+    points (L, D), centred with their mean; fit it on training data only
+    (`ganad_jax.data.preprocess.fit_projection`, what the series option `pca_components` fits)."""
+    try:
+        return fit_projection(points, components)
+    except ValueError as err:  # DataError is a ValueError
+        raise ValueError(str(err)) from None
 
 
 def with_pca(dataset: Dataset, components: int) -> Dataset:
-    """The data set with every window's features projected by a PCA fitted on training points."""
+    """The data set with every window's features projected by a PCA fitted on training points
+    (in memory only: the data option `pca_components` also saves it with a run's preprocessing)."""
     project = fit_pca(dataset.train.x.reshape(-1, dataset.train.x.shape[-1]), components)
     splits = {
         part: dataclasses.replace(split, x=project(split.x))
@@ -145,6 +142,84 @@ def pca_residual_scores(
     centred = np.asarray(points, np.float64) - mean
     residual = centred - centred @ vt[:k].T @ vt[:k]
     return np.sum(residual**2, axis=-1)
+
+
+NN_CHUNK_VALUES = 1 << 24
+"""At most this many float64 distances (128 MiB) are held at once by `nearest_window_distances`."""
+
+
+def nearest_window_distances(
+    reference: np.ndarray,
+    queries: np.ndarray,
+    exclude: tuple[Windows, Windows] | None = None,
+    chunk_values: int = NN_CHUNK_VALUES,
+) -> np.ndarray:
+    """Baseline: each query window's Euclidean distance (over all T x D values) to its nearest
+    reference window, (N,) float64, computed in chunks of queries.
+
+    With `exclude` = (reference windows, query windows) a pair is skipped where both windows lie
+    in the same run and overlap (|start_i - start_j| < window length): the leave-one-out distance
+    of training windows to the other training windows. A query with no reference left gets inf.
+    """
+    ref = np.asarray(reference, np.float64).reshape(len(reference), -1)
+    out = np.full(len(queries), np.inf)
+    if not len(ref) or not len(queries):
+        return out
+    ref_sq = np.sum(ref**2, axis=1)
+    chunk = max(1, chunk_values // len(ref))
+    for begin in range(0, len(queries), chunk):
+        q = np.asarray(queries[begin : begin + chunk], np.float64).reshape(-1, ref.shape[1])
+        squared = np.sum(q**2, axis=1)[:, None] + ref_sq[None, :] - 2.0 * (q @ ref.T)
+        if exclude is not None:
+            ref_w, query_w = exclude
+            run, start = query_w.run[begin : begin + chunk], query_w.start[begin : begin + chunk]
+            same_run = run[:, None] == ref_w.run[None, :]
+            near = np.abs(start[:, None] - ref_w.start[None, :]) < query_w.length
+            squared[same_run & near] = np.inf
+        out[begin : begin + len(q)] = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+    return out
+
+
+def baseline_point_scores(
+    train: Split, reference: Split, test: Split, leave_one_out: bool
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The baselines' point scores of the threshold `reference` split and of the `test` split,
+    all (runs concatenated), as (reference, test) per baseline, on the model's input features:
+
+    - "pca_q": `pca_residual_scores` of each point, axes fitted on the `reference` points where
+      `leave_one_out` (they are the training points) and on the `train` points otherwise;
+    - "window_nn": each window's `nearest_window_distances` to the `train` windows, a point's
+      score the mean over the windows covering it (as the model's window heads map to points).
+      With `leave_one_out` the reference windows are training windows themselves, so their
+      distances skip the training windows that overlap them.
+    """
+    pca_fit = split_points(reference if leave_one_out else train)
+    exclude = (train.windows, reference.windows) if leave_one_out else None
+    ref_nn = nearest_window_distances(train.x, reference.x, exclude)
+    test_nn = nearest_window_distances(train.x, test.x)
+    return {
+        "pca_q": (
+            pca_residual_scores(pca_fit, split_points(reference)),
+            pca_residual_scores(pca_fit, split_points(test)),
+        ),
+        "window_nn": (
+            np.concatenate(reference.windows.point_scores(ref_nn, reduce="mean")),
+            np.concatenate(test.windows.point_scores(test_nn, reduce="mean")),
+        ),
+    }
+
+
+def baseline_metrics(dataset: Dataset, quantile: float) -> dict[str, dict[str, float]]:
+    """Point metrics of each baseline of `baseline_point_scores` on a windowed data set with one
+    model (the `time-series` protocol): fitted on its training windows, thresholded at the
+    `quantile` of its validation points' scores (no test data)."""
+    labels = np.concatenate(dataset.test.windows.labels)
+    out = {}
+    scores = baseline_point_scores(dataset.train, dataset.validation, dataset.test, False)
+    for name, (reference, test) in scores.items():
+        threshold = fit_threshold(reference, quantile, "validation points").value
+        out[name] = point_metrics(labels, test, threshold, oracle=False)
+    return out
 
 
 def head_steps(scores: ScoreArrays, head: str) -> np.ndarray:
