@@ -114,7 +114,7 @@ def make_spec(
         detector = detectors.get(model)
         source = datasets.get(data)
         if ensemble is not None:
-            ensemble = "{}x{}:{}".format(*parse_spec(ensemble))
+            ensemble = "{}x{}:{}".format(*parse_spec(ensemble, detector))
     except (KeyError, datasets.DataError) as err:
         raise RunError(str(err.args[0])) from None
     except ValueError as err:

@@ -159,6 +159,8 @@ def test_run_spec_builds_and_reloads_an_ensemble(tmp_path):
     assert loaded.config == spec.config and loaded.train.devices == 4
     with pytest.raises(runs.RunError, match="as many generators"):
         runspec.make_spec("ganomaly", ensemble="2x3:independent")
+    with pytest.raises(runs.RunError, match="'code' needs separate discriminator and generator"):
+        runspec.make_spec("ganomaly", ensemble="2x2:code")  # refused before any data loads
     assert runspec.make_spec("ganomaly", settings=["ensemble=2x2:all"]).ensemble == "2x2:all"
     plain = runspec.make_spec("ganomaly", progress=False)
     assert plain.identity()["ensemble"] is None
