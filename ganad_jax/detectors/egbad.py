@@ -21,6 +21,9 @@ github.com/tufts-ml/GAN-Ensemble-for-Anomaly-Detection, models/egbad_KDD99.py, `
 real pair; a pair D takes for a generated one scores high), BiGAN's head of the same name. That
 code then min-max scales the mean over the ensemble's pairs by the test set's extremes, which does
 not change the ranking and is not done here (it would make the threshold depend on the test set).
+Measured on KDD Cup 99 (experiments/ensemble_kdd99.py), this head ranks the anomalies below the
+normals (AUROC 0.08-0.24, alone and in ensembles): how that code orients its score (its labels or
+the sign of its AUROC) is not yet checked, so the head is reported, never the default.
 
 Defaults are the paper's KDD Cup 99 setting from the released code: latent 32, E 64 units, G 64-128
 units, D 128-unit x and z branches and joint layer, LeakyReLU 0.1 in D, dropout 0.2 in D,
