@@ -34,9 +34,10 @@ whose pairs each get a ninth of the updates, ranks below the single model. On th
 single model's seeds no longer collapse (the earlier run, on 114 columns, had seed 0 at AUROC
 0.78, which made the pair ensemble look steadier). The `discriminator` head, -log D(x, E(x)),
 ranks the anomalies below the normals in every mode (AUROC 0.08-0.24, columns
-`heads.discriminator.*`): as implemented it is not the usable score the released code's KDD
-results suggest, and its sign and labels against models/egbad_KDD99.py need a second reading
-before it is trusted; nothing here is selected by it.
+`heads.discriminator.*`). Its orientation was read against models/egbad_KDD99.py,
+dataloader/kdd.py and models/evaluate.py (same statistic, same labels, same unscaled features,
+same positive class; see the EGBAD docstring): the inversion is measured, not a flipped sign, and
+nothing here is selected by it.
 """
 
 from run import Experiment, Run

@@ -22,8 +22,12 @@ real pair; a pair D takes for a generated one scores high), BiGAN's head of the 
 code then min-max scales the mean over the ensemble's pairs by the test set's extremes, which does
 not change the ranking and is not done here (it would make the threshold depend on the test set).
 Measured on KDD Cup 99 (experiments/ensemble_kdd99.py), this head ranks the anomalies below the
-normals (AUROC 0.08-0.24, alone and in ensembles): how that code orients its score (its labels or
-the sign of its AUROC) is not yet checked, so the head is reported, never the default.
+normals (AUROC 0.08-0.24, alone and in ensembles). The orientation is the released code's: there
+too the real pair (E(x), x) is labelled 1 in D's loss (`train_epoch`), `normal.` traffic is label
+1, the anomaly (dataloader/kdd.py), the features are left unscaled (its MinMaxScaler output is
+discarded, as here by default), and its AUROC is sklearn's `roc_curve(labels, scores)` with label
+1 positive (models/evaluate.py, `roc`). So the low ranking is not a flipped sign on this side; the
+head is reported, never the default.
 
 Defaults are the paper's KDD Cup 99 setting from the released code: latent 32, E 64 units, G 64-128
 units, D 128-unit x and z branches and joint layer, LeakyReLU 0.1 in D, dropout 0.2 in D,
