@@ -46,6 +46,17 @@ def latent_search(
     return jax.vmap(one)(targets)
 
 
+def keep_in_box(low: float, high: float) -> optax.GradientTransformation:
+    """An optax transformation, chained after a search's optimizer, that changes its updates so
+    the updated parameters stay in [low, high] (projected gradient descent: every step ends by
+    clipping z into the box, as `z = clip(z + update)`)."""
+
+    def update_fn(updates: Any, state: Any, params: Any) -> tuple[Any, Any]:
+        return jax.tree.map(lambda u, p: jnp.clip(p + u, low, high) - p, updates, params), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
 def search_speed(
     objective: Callable[[jnp.ndarray, Any], jnp.ndarray],
     z0: jnp.ndarray,

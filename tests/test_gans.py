@@ -121,3 +121,30 @@ def test_search_speed_reports_batched_and_looped_throughput():
     np.testing.assert_allclose(
         speed["speedup"], speed["search_per_s"] / speed["search_loop_per_s"], rtol=1e-9
     )
+
+
+def test_keep_in_box_projects_every_search_step_into_the_box():
+    # objective t . z: its gradient is t, so SGD(0.4) moves z by -0.4 t a step; written out by
+    # hand, z0 = (0.5, -0.2), t = (-1, 2): unclipped (0.9, -1.0), (1.3, -1.8); clipped the
+    # second step ends at (1.0, -1.0)
+    import optax
+
+    z0, targets = jnp.array([0.5, -0.2]), jnp.array([[-1.0, 2.0]])
+    boxed = optax.chain(optax.sgd(0.4), search.keep_in_box(-1.0, 1.0))
+    for steps, expected in ((1, [0.9, -1.0]), (2, [1.0, -1.0])):
+        z = search.latent_search(lambda z, t: jnp.dot(t, z), z0, targets, boxed, steps)
+        np.testing.assert_allclose(z[0], expected, rtol=1e-6)
+    free = search.latent_search(lambda z, t: jnp.dot(t, z), z0, targets, optax.sgd(0.4), 2)
+    np.testing.assert_allclose(free[0], [1.3, -1.8], rtol=1e-6)
+
+
+def test_anogan_search_clip_keeps_z_in_the_uniform_prior_and_needs_it():
+    _, config, x, state = _trained("anogan", 0, modality="tabular", search_clip=True, search_lr=5.0)
+    z_star = search.latent_search(*anogan.search_problem(config, state, x[:4]))
+    assert np.all(np.abs(np.asarray(z_star)) <= 1.0)
+    free = tiny_config("anogan", search_lr=5.0)
+    assert np.any(
+        np.abs(np.asarray(search.latent_search(*anogan.search_problem(free, state, x[:4])))) > 1.0
+    )
+    with pytest.raises(ValueError, match="search_clip needs prior=uniform"):
+        tiny_config("anogan", search_clip=True, prior="normal")

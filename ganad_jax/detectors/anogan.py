@@ -27,8 +27,12 @@ Choices where the paper is silent, and deviations:
   batch or its position in it (the search itself stays per-sample);
 - f is D's last hidden feature map (the 4x4 map before the output convolution; the last hidden
   layer of the MLP), as GANomaly's feature matching;
-- z is not clipped to the prior's support during the search (the paper does not say), and the
-  score is the loss at the last step, not the minimum along the way;
+- z may leave the prior's support during the search (the paper does not say; AnoGAN has no
+  released code). `search_clip=true` keeps it there instead, clipping z into [-1, 1] after every
+  search step (projected gradient descent, `search.keep_in_box`, chained after whichever search
+  optimizer runs, `optimizers["search"]` included), so G is only asked for codes of the kind it was
+  trained on; it needs the uniform prior, the only bounded one. Off by default;
+- the score is the loss at the last step, not the minimum along the way;
 - scoring runs BatchNorm in inference mode (the searched images never share batch statistics).
 """
 
@@ -39,6 +43,7 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from ganad_jax import losses, optim, search
 from ganad_jax.detectors import Detector, Scores, State, gan, reconstruction_outputs, register
@@ -50,7 +55,8 @@ class AnoGANConfig(gan.DCGANConfig):
 
     `score_weight` is the paper's lambda, the weight of the discrimination loss in the search and
     the score; `search_optimizer` ("adam" or "rmsprop") with `search_lr`, unless
-    `optimizers["search"]` gives any optax transformation.
+    `optimizers["search"]` gives any optax transformation; `search_clip` keeps z in the uniform
+    prior's support [-1, 1] during the search (see the module docstring).
     """
 
     HEADS: ClassVar[tuple[str, ...]] = ("anomaly", "residual", "discrimination")
@@ -60,6 +66,7 @@ class AnoGANConfig(gan.DCGANConfig):
     search_optimizer: str = "adam"
     search_lr: float = 0.01
     search_seed: int = 0
+    search_clip: bool = False
     score_head: str = "anomaly"
 
     def __post_init__(self) -> None:
@@ -67,6 +74,10 @@ class AnoGANConfig(gan.DCGANConfig):
         gan.check_choice("search_optimizer", self.search_optimizer, gan.OPTIMIZERS)
         if self.search_steps < 0:
             raise ValueError(f"search_steps must be >= 0, got {self.search_steps}")
+        if self.search_clip and self.prior != "uniform":
+            raise ValueError(
+                f"search_clip needs prior=uniform (the {self.prior} prior has no bounded support)"
+            )
 
     def optimizer_spec(self, network: str) -> optim.Spec:
         """The search's optimizer ("search"): `search_optimizer` with `search_lr` (RMSProp's
@@ -96,6 +107,8 @@ def search_problem(config: AnoGANConfig, state: State, x: jnp.ndarray) -> tuple:
     z0 = gan.sample_prior(config, jax.random.key(config.search_seed), 1)[0]
     targets = (x, gan.critic_features(config, state, x))
     optimizer = optim.make(config, "search", average=False)
+    if config.search_clip:
+        optimizer = optax.chain(optimizer, search.keep_in_box(-1.0, 1.0))
     return objective, z0, targets, optimizer, config.search_steps
 
 
