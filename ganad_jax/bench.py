@@ -31,6 +31,8 @@ import jax.numpy as jnp
 from ganad_jax import detectors, search
 from ganad_jax.detectors.ensemble import ensemble
 from ganad_jax.nn.flops import count_macs
+from ganad_jax.seeds import seeds_step, stack
+from ganad_jax.train import gathered_step
 
 PEAK_SIZE = 2048
 PEAK_REPEATS = 10
@@ -169,11 +171,12 @@ def bench_detector(
     search_steps: int | None = None,
     ensemble_members: Sequence[int] = (),
     ensemble_mode: str = "independent",
+    seed_counts: Sequence[int] = (),
     peak_gflop_per_s: float | None = None,
 ) -> dict[str, Any]:
     """Benchmark one registered detector on data of `modality` (default: images where it takes
     them, else its first modality); returns the figures as a flat JSON-able dict, plus a list
-    under "ensemble" when `ensemble_members` is given.
+    under "ensemble" when `ensemble_members` is given and under "seeds" when `seed_counts` is.
 
     Detectors that score by a latent search (AnoGAN, MAD-GAN) also get the search timed batched
     against a per-sample loop (`search_*` keys); their scoring is timed one call per block.
@@ -267,7 +270,71 @@ def bench_detector(
         result["ensemble"] = bench_ensemble(
             detector, config, x, ensemble_members, ensemble_mode, steps, repeats, warmup
         )
+    if seed_counts:
+        result["seeds"] = bench_seeds(detector, config, x, seed_counts, steps, repeats, warmup)
     return result
+
+
+def bench_seeds(
+    detector: detectors.Detector,
+    config: Any,
+    x: jnp.ndarray,
+    counts: Sequence[int],
+    steps: int,
+    repeats: int,
+    warmup: int,
+) -> list[dict[str, Any]]:
+    """Training throughput of S seeds in one program (`seeds.seeds_step`, the step `ganad train
+    --seeds` runs) for each S in `counts`, timed block by block in turn with one run's step
+    (`train.gathered_step`, jitted as `ganad train` runs it); both gather their batch from `x` by
+    a permutation. "time_vs_one" is a step of S seeds relative to a step of one run;
+    "time_per_seed" that divided by S."""
+    batch = x.shape[0]
+    perm = jnp.arange(batch, dtype=jnp.int32)
+
+    fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
+
+    def runner(count: int | None) -> Callable[[], None]:
+        states = [detector.init(config, jax.random.key(s), x) for s in range(count or 1)]
+        bases = stack([jax.random.key(100 + s) for s in range(count or 1)])  # step keys
+        if count is None:
+            step = jax.jit(gathered_step(detector, config, batch), donate_argnums=0)
+            state, perms = states[0], perm
+        else:
+            step = seeds_step(detector, config, batch)
+            state, perms = stack(states), jnp.stack([perm] * count)
+        calls = 0
+
+        def once() -> None:
+            nonlocal state, calls
+            keys = fold(bases, calls)
+            state, _ = step(state, x, perms, jnp.int32(0), keys[0] if count is None else keys)
+            calls += 1
+            jax.block_until_ready(state)
+
+        return once
+
+    runners = [runner(None), *(runner(n) for n in counts)]
+    for fn in runners:
+        for _ in range(warmup):
+            fn()
+    seconds = time_blocks(runners, steps, repeats)
+    alone = statistics.median(seconds[0])
+    rows = []
+    for n, blocks in zip(counts, seconds[1:], strict=True):
+        rate = Rate.from_seconds(blocks, n * batch * steps)
+        ratio = statistics.median(blocks) / alone
+        rows.append(
+            {
+                "seeds": n,
+                "train_per_s": rate.median,
+                "train_per_s_min": rate.low,
+                "train_per_s_max": rate.high,
+                "time_vs_one": ratio,
+                "time_per_seed": ratio / n,
+            }
+        )
+    return rows
 
 
 def bench_search(problem: tuple, repeats: int, peak: float) -> dict[str, Any]:
@@ -400,6 +467,10 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
     if searched:
         sections += ["", "latent search, per sample (batched vs one sample at a time):"]
         sections.append(_columns(SEARCH_COLUMNS, searched))
+    seeded = [{**r, **row} for r in results for row in r.get("seeds", [])]
+    if seeded:
+        sections += ["", "many seeds in one program (samples/s over all seeds, vs one run's step):"]
+        sections.append(_columns(SEEDS_COLUMNS, seeded))
     ensembles = [{**r, **row} for r in results for row in r.get("ensemble", [])]
     if ensembles:
         sections += ["", f"ensembles of n x n members ({results[0]['ensemble_mode']} mode):"]
@@ -419,6 +490,14 @@ SEARCH_COLUMNS = [
     ("GFLOP/item", lambda r: f"{r['search_gflop_per_item']:.3g}"),
     ("GFLOP/s", lambda r: f"{r['search_gflop_per_s']:.0f}"),
     ("% peak", lambda r: f"{100 * r['search_peak_fraction']:.0f}"),
+]
+SEEDS_COLUMNS = [
+    ("model", lambda r: r["model"]),
+    ("modality", lambda r: r["modality"]),
+    ("seeds", lambda r: str(r["seeds"])),
+    ("train/s", lambda r: _rate(r, "train_per_s")),
+    ("time vs one", lambda r: f"{r['time_vs_one']:.2f}x"),
+    ("time per seed", lambda r: f"{r['time_per_seed']:.2f}x"),
 ]
 ENSEMBLE_COLUMNS = [
     ("model", lambda r: r["model"]),

@@ -58,22 +58,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ensemble training mode (default: independent, every member every step)",
     )
     parser.add_argument(
+        "--seeds",
+        metavar="N,N,...",
+        help="also time N seeds trained in one program for each N (e.g. 1,4,8), against one run",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help='print JSON: one flat object for a single result, else {"results": [...]}',
     )
 
 
-def members(text: str | None) -> tuple[int, ...]:
-    """The ensemble sizes of `--ensemble 1,3,5`; () when not given."""
+def members(text: str | None, option: str = "--ensemble") -> tuple[int, ...]:
+    """The sizes of `--ensemble 1,3,5` (or of `option`, `--seeds 1,4,8`); () when not given."""
     if not text:
         return ()
     try:
         sizes = tuple(int(n) for n in text.split(","))
     except ValueError:
-        raise BenchError(f"--ensemble expects sizes like 1,3,5, got {text!r}") from None
+        raise BenchError(f"{option} expects sizes like 1,3,5, got {text!r}") from None
     if any(n < 1 for n in sizes):
-        raise BenchError(f"--ensemble sizes must be >= 1, got {text!r}")
+        raise BenchError(f"{option} sizes must be >= 1, got {text!r}")
     return sizes
 
 
@@ -89,6 +94,7 @@ def check(args: argparse.Namespace) -> None:
         if args.modality not in (None, "all", *taken):
             raise BenchError(f"{name} takes {', '.join(taken)}, not {args.modality}")
     members(args.ensemble)
+    members(args.seeds, "--seeds")
     if args.torch:
         try:
             import torch  # noqa: F401
@@ -116,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         search_steps=args.search_steps,
         ensemble_members=members(args.ensemble),
         ensemble_mode=args.ensemble_mode,
+        seed_counts=members(args.seeds, "--seeds"),
     )
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else {"results": results}, indent=2))

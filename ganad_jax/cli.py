@@ -27,21 +27,39 @@ def _train(args: argparse.Namespace) -> int:
         distributed.initialize()
     devices = args.devices if args.devices is not None else (0 if args.distributed else None)
     settings = [*args.set, *([f"devices={devices}"] if devices is not None else [])]
+    seeds = args.seeds
     spec = runspec.make_spec(
-        args.model, args.data, args.seed, settings, progress=not args.quiet, ensemble=args.ensemble
+        args.model,
+        args.data,
+        seeds[0] if seeds else args.seed,
+        settings,
+        progress=not args.quiet,
+        ensemble=args.ensemble,
     )
-    out = Path(args.out) if args.out else default_run_dir(args.model, args.data, args.seed, spec)
-    report = runs.train_run(spec, out, resume=args.resume, overwrite=args.overwrite)
-    _print_report(report, out)
+    seed_part = "seeds" + "_".join(map(str, seeds)) if seeds else f"seed{args.seed}"
+    out = Path(args.out) if args.out else default_run_dir(args.model, args.data, seed_part, spec)
+    report = runs.train_run(spec, out, resume=args.resume, overwrite=args.overwrite, seeds=seeds)
+    (_print_seeds_report if seeds else _print_report)(report, out)
     return 0
 
 
-def default_run_dir(model: str, data: str, seed: int, spec: Any) -> Path:
+def default_run_dir(model: str, data: str, seed: int | str, spec: Any) -> Path:
     """`runs/MODEL[-ensembleGxD-MODE]-DATA-seedN`, one folder under `runs/` whatever the data's
-    argument holds (`csv:/a/b.csv` gives `runs/egbad-csv_a_b.csv-seed0`)."""
+    argument holds (`csv:/a/b.csv` gives `runs/egbad-csv_a_b.csv-seed0`); `seed` may instead be
+    the folder's whole seed part ("seeds0_1_2" for `--seeds 0,1,2`)."""
     members = f"-ensemble{spec.ensemble.replace(':', '-')}" if spec.ensemble else ""
     where = re.sub(r"[^A-Za-z0-9.-]+", "_", data).strip("_")
-    return Path("runs") / f"{model}{members}-{where}-seed{seed}"
+    seed_part = seed if isinstance(seed, str) else f"seed{seed}"
+    return Path("runs") / f"{model}{members}-{where}-{seed_part}"
+
+
+def _seeds_argument(text: str) -> tuple[int, ...]:
+    from ganad_jax.seeds import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -65,6 +83,22 @@ def _print_report(report: dict, out: Path) -> None:
         + ("thresholds" if "folds" in report else f"threshold {report['threshold']:.4g}")
         + f" ({report['threshold_source']})"
         + (f"; {report['steps']} updates" if "steps" in report else "")
+    )
+    print(f"report: {out / 'report.md'}")
+
+
+def _print_seeds_report(report: dict, out: Path) -> None:
+    metrics = report["metrics"]
+    shown = "  ".join(
+        f"{name.upper()} {metrics[name]['mean']:.4f} +- {metrics[name]['std']:.4f}"
+        for name in ("auroc", "auprc", "f1")
+        if name in metrics
+    )
+    trained = len(report["per_seed"])
+    print(
+        f"{report['model']} on {report['data']} ({report['protocol']}), {trained} of "
+        f"{len(report['seeds'])} seeds: {shown}"
+        + (f"; diverged: seeds {', '.join(report['diverged'])}" if report["diverged"] else "")
     )
     print(f"report: {out / 'report.md'}")
 
@@ -153,7 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--data", default="mnist-embedded", help="data set name (default: mnist-embedded)"
     )
-    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    seed = train.add_mutually_exclusive_group()
+    seed.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    seed.add_argument(
+        "--seeds",
+        type=_seeds_argument,
+        metavar="LIST",
+        help="train the runs of several seeds (0,1,2 or 0-9) in one program, into OUT/seed-S/, "
+        "with a report over them in OUT",
+    )
     train.add_argument(
         "--set",
         action="append",

@@ -1,7 +1,10 @@
 """A run: one detector trained on one data set under its protocol, evaluated, in one folder.
 
 Layout of a run folder: config.json (everything needed to rebuild the run), checkpoints/,
-metrics.jsonl, tensorboard/, report.json, report.md and plots/*.png.
+metrics.jsonl, tensorboard/, report.json, report.md and plots/*.png. A multi-seed run (`seeds`,
+`ganad train --seeds`) holds one complete run folder per seed, seed-S/, trained together in one
+program (`ganad_jax.seeds`), with seeds.json (the seeds and the shared spec), report.json and
+report.md over the seeds and plots/roc_seeds.png.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 from ganad_jax import data as datasets
 from ganad_jax import detectors, distributed, runfolder
+from ganad_jax import seeds as many_seeds
 from ganad_jax.detectors import (
     SEED,
 )
@@ -32,10 +36,19 @@ from ganad_jax.evaluation.metrics import (
     ranking_metrics,
 )
 from ganad_jax.evaluation.pixel import pixel_metrics
-from ganad_jax.evaluation.reports import plot_report, plot_samples, write_report
+from ganad_jax.evaluation.reports import (
+    HEADLINE,
+    aggregate_reports,
+    plot_report,
+    plot_samples,
+    plot_seed_rocs,
+    write_report,
+    write_seeds_report,
+)
 from ganad_jax.runspec import EvalOptions, RunError, RunSpec
 from ganad_jax.scoring import ScoreArrays, make_scorer, score_dataset
 from ganad_jax.train import (
+    TrainingDiverged,
     TrainingPlan,
     TrainOptions,
     data_shards,
@@ -106,7 +119,20 @@ def training_summary(plan: TrainingPlan, steps: int, options: TrainOptions) -> d
     }
 
 
+SEEDS_FILE = "seeds.json"
+"""What marks a multi-seed run folder: its seeds and the spec they share."""
+
+
+def _refuse_seeds_folder(out: Path) -> None:
+    """RunError for the top folder of a multi-seed run, which is not one run."""
+    if (Path(out) / SEEDS_FILE).is_file():
+        raise RunError(
+            f"{out} holds a multi-seed run: use one seed's run folder, {Path(out) / 'seed-S'}"
+        )
+
+
 def _check_resumable(spec: RunSpec, out: Path) -> None:
+    _refuse_seeds_folder(out)
     try:
         runfolder.check_existing(out)
         old = json.loads((out / "config.json").read_text())
@@ -128,7 +154,13 @@ def _write_config(spec: RunSpec, folder: Path, ds: datasets.Dataset) -> None:
         ds.preprocessing.save(folder)
 
 
-def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = False) -> dict:
+def train_run(
+    spec: RunSpec,
+    out: Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    seeds: tuple[int, ...] | None = None,
+) -> dict:
     """Train, evaluate and write the run folder; returns the report.
 
     Everything is checked before anything is written. A new run is written into `out` (marked as
@@ -136,8 +168,22 @@ def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = 
     checkpoint leaves nothing behind. `overwrite` trains the replacement next to the old run and
     swaps it in only once it succeeded. `resume` continues the run in `out` from its newest
     intact checkpoint (from the start where it has none).
+
+    `seeds` (instead of `spec.seed`) trains the runs of those seeds in one program into
+    out/seed-S/ and returns the report over them (see the module docstring). It does not resume
+    (each seed's folder resumes alone) and does not take per-file protocols.
     """
     out = Path(out)
+    if seeds is not None and resume:
+        raise RunError(
+            "--resume does not take --seeds: each seed's folder is a complete run, resume it "
+            f"alone (ganad train ... --seed S --resume --out {out / 'seed-S'})"
+        )
+    if seeds is not None:
+        try:
+            many_seeds.check_options(spec.train)
+        except ValueError as err:
+            raise RunError(str(err)) from None
     try:
         if resume:
             _check_resumable(spec, out)
@@ -146,6 +192,11 @@ def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = 
     except runfolder.RunFolderError as err:
         raise RunError(str(err)) from None
     ds = load_data(spec)
+    if seeds is not None and ds.folds:
+        raise RunError(
+            f"--seeds does not take per-file protocols ({spec.data} fits one model per file): "
+            "train the seeds one by one"
+        )
     primary = distributed.is_primary()  # one process of a multi-process run writes the folder
     replacing = not resume and out.exists() and any(out.iterdir())
     fresh = not resume and not replacing
@@ -157,27 +208,13 @@ def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = 
                 runfolder.begin_stage(out)
             elif fresh:
                 runfolder.mark(out)
-            if not resume:
+            if not resume and seeds is None:
                 _write_config(spec, target, ds)
         distributed.barrier("run-folder")
-        started = time.perf_counter()
-        if ds.folds:
-            state = _fit_folds(spec, target, ds, resume)
+        if seeds is not None:
+            report = _train_seeds(spec, seeds, target, ds)
         else:
-            state, _ = fit(
-                spec.detector,
-                spec.config,
-                ds.train.x,
-                seed=spec.seed,
-                run_dir=target,
-                options=spec.train,
-                resume=resume,
-                validation_x=ds.validation.x,
-            )
-        train_seconds = _train_seconds(target, ds, time.perf_counter() - started)
-        if primary and resume:  # the training options may have changed (a longer max_steps)
-            _write_config(spec, target, ds)
-        report = evaluate_run(spec, target, state=state, dataset=ds, train_seconds=train_seconds)
+            report = _train_one(spec, target, ds, resume, primary)
     except BaseException as err:
         if primary and replacing:  # a replacement is never resumed: the old run stays
             runfolder.discard_stage(target)
@@ -188,6 +225,83 @@ def train_run(spec: RunSpec, out: Path, resume: bool = False, overwrite: bool = 
     if primary and replacing:
         runfolder.commit_stage(target, out)
     distributed.barrier("run-committed")
+    return report
+
+
+def _train_one(
+    spec: RunSpec, target: Path, ds: datasets.Dataset, resume: bool, primary: bool
+) -> dict:
+    """Train and evaluate the run of `spec` in `target` (`train_run`'s single-seed case)."""
+    started = time.perf_counter()
+    if ds.folds:
+        state = _fit_folds(spec, target, ds, resume)
+    else:
+        state, _ = fit(
+            spec.detector,
+            spec.config,
+            ds.train.x,
+            seed=spec.seed,
+            run_dir=target,
+            options=spec.train,
+            resume=resume,
+            validation_x=ds.validation.x,
+        )
+    train_seconds = _train_seconds(target, ds, time.perf_counter() - started)
+    if primary and resume:  # the training options may have changed (a longer max_steps)
+        _write_config(spec, target, ds)
+    return evaluate_run(spec, target, state=state, dataset=ds, train_seconds=train_seconds)
+
+
+def _train_seeds(spec: RunSpec, seeds: tuple[int, ...], target: Path, ds: datasets.Dataset) -> dict:
+    """Train the runs of `seeds` in one program into target/seed-S/, evaluate each as a run of
+    its own, and write the report over them."""
+    specs = {seed: dataclasses.replace(spec, seed=seed) for seed in seeds}
+    folders = {seed: target / f"seed-{seed}" for seed in seeds}
+    shared = {k: v for k, v in spec.to_json().items() if k != "seed"}
+    runfolder.write_text(
+        target / SEEDS_FILE, json.dumps({"seeds": list(seeds), **shared}, indent=2) + "\n"
+    )
+    for seed in seeds:
+        runfolder.mark(folders[seed])
+        _write_config(specs[seed], folders[seed], ds)
+    started = time.perf_counter()
+    results = many_seeds.fit_seeds(
+        spec.detector,
+        spec.config,
+        ds.train.x,
+        seeds=seeds,
+        run_dirs=[folders[seed] for seed in seeds],
+        options=spec.train,
+        validation_x=ds.validation.x,
+    )
+    seconds = time.perf_counter() - started
+    diverged = {r.seed: r.diverged for r in results if r.diverged is not None}
+    if len(diverged) == len(seeds):
+        raise TrainingDiverged("; ".join(diverged.values()))
+    reports = {
+        r.seed: evaluate_run(
+            specs[r.seed], folders[r.seed], state=r.state, dataset=ds, train_seconds=seconds
+        )
+        for r in results
+        if r.state is not None
+    }
+    curves = {}
+    for seed, seed_report in reports.items():
+        with np.load(folders[seed] / SCORES_FILE) as scores:
+            curves[seed] = (scores["test_labels"], scores[f"test/{seed_report['score_head']}"])
+    report = {
+        **shared,
+        "seeds": list(seeds),
+        "protocol": ds.protocol,
+        "metrics": aggregate_reports(reports),
+        "per_seed": [
+            {"seed": seed, **{k: r[k] for k in HEADLINE if k in r}} for seed, r in reports.items()
+        ],
+        "diverged": {str(seed): why for seed, why in diverged.items()},
+        "train_seconds": seconds,
+        "plots": [plot_seed_rocs(target / "plots", curves)],
+    }
+    write_seeds_report(target, report)
     return report
 
 
@@ -485,6 +599,7 @@ def load_spec(out: Path) -> tuple[RunSpec, dict[str, Any]]:
     RunError naming the file and the problem when it is missing, unreadable or edited into
     something that is not a run's config (unknown or missing keys, bad values)."""
     out = Path(out)
+    _refuse_seeds_folder(out)
     try:
         runfolder.check_existing(out)
     except runfolder.RunFolderError as err:

@@ -244,7 +244,7 @@ def data_shards(options: TrainOptions) -> int:
     return make_mesh(options.devices, options.ensemble_shards).shape["data"]
 
 
-def _announce(lines: list[str | None], kind: str = "note") -> None:
+def print_notes(lines: list[str | None], kind: str = "note") -> None:
     """Print the plan's notes (or a shortfall warning) on stderr, from the primary process."""
     if jax.process_index() == 0:
         for line in lines:
@@ -276,14 +276,23 @@ def make_train_step(
     return _STEPS[key][2]
 
 
-def _jit_train_step(
+def gathered_step(
     detector: Detector, config: Any, batch_size: int
 ) -> Callable[..., tuple[State, dict]]:
+    """`step(state, data, perm, index, key)` (not jitted): the detector's step on batch `index`
+    (of `batch_size`) of the epoch permutation `perm` of `data`."""
+
     def step(state, data, perm, index, key):
         idx = jax.lax.dynamic_slice_in_dim(perm, index * batch_size, batch_size)
         return detector.train_step(config, state, jnp.take(data, idx, axis=0), key)
 
-    return jax.jit(step, donate_argnums=0)
+    return step
+
+
+def _jit_train_step(
+    detector: Detector, config: Any, batch_size: int
+) -> Callable[..., tuple[State, dict]]:
+    return jax.jit(gathered_step(detector, config, batch_size), donate_argnums=0)
 
 
 def make_mesh(devices: int, ensemble_shards: int = 1) -> Mesh:
@@ -379,7 +388,7 @@ def epoch_permutation(data_key: jax.Array, epoch: int, n: int) -> jnp.ndarray:
     return _epoch_permutation(data_key, jnp.int32(epoch), jnp.zeros((n,), jnp.int8))
 
 
-class _Log:
+class MetricsLog:
     """metrics.jsonl and TensorBoard event files in the run folder, from step `start` on: what
     an earlier run logged after `start` is dropped, so that a resumed run logs like one that ran
     through."""
@@ -422,7 +431,7 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
     write_text(path, "".join(kept))
 
 
-class _BestState:
+class BestState:
     """Early stopping's bookkeeping: the lowest validation loss so far, its step and a host copy of
     its state (also saved to run_dir/best, so that a resumed run continues from the same best)."""
 
@@ -507,7 +516,7 @@ def fit(
     plan = plan_training(detector, config, n, options, 1 if mesh is None else mesh.shape["data"])
     per_epoch, total, batch_size = plan.steps_per_epoch, plan.total_steps, plan.batch_size_used
     if announce:
-        _announce(plan.notes())
+        print_notes(plan.notes())
 
     key = jax.random.key(seed)
     step_key, data_key = named_key(key, "step"), named_key(key, "data")
@@ -540,7 +549,7 @@ def fit(
             checkpoints.discard_after(int(state.step))
         best = None
         if options.validate_every is not None and validation_x is not None and len(validation_x):
-            best = _BestState(detector, config, validation_x, options, run_dir, state)
+            best = BestState(detector, config, validation_x, options, run_dir, state)
     except BaseException:
         if checkpoints is not None:
             checkpoints.close()
@@ -552,7 +561,7 @@ def fit(
     else:
         step_fn = make_sharded_train_step(detector, config, mesh, sharding, batch_size)
     show = options.progress and primary
-    log = _Log(run_dir if primary else None, start)
+    log = MetricsLog(run_dir if primary else None, start)
     history: list[dict[str, float]] = []
     bar = tqdm(total=total, initial=start, unit="step", disable=not show, leave=False)
     perm, perm_epoch = None, -1
@@ -612,7 +621,7 @@ def fit(
     if best is not None and best.state is not None:
         state = jax.tree.map(jnp.asarray, best.state)
     if announce:
-        _announce([plan.shortfall(int(state.step))], "warning")
+        print_notes([plan.shortfall(int(state.step))], "warning")
     if jax.process_count() > 1:
         # Every process gets the whole state on its own device, for local scoring.
         from jax.experimental import multihost_utils

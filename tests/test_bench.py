@@ -9,6 +9,7 @@ import json
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from ganad_jax import bench, bench_cli
@@ -65,6 +66,7 @@ def test_bench_search_and_ensemble_figures(capsys):
         (["ganomaly", "--modality", "text"], "--modality must be one of"),
         (["ganomaly", "--ensemble", "3x3"], "--ensemble expects"),
         (["ganomaly", "--ensemble", "0"], "must be >= 1"),
+        (["egbad", "--seeds", "0,2"], "--seeds sizes must be >= 1"),
     ],
 )
 def test_bench_rejects_bad_input(capsys, argv, message):
@@ -117,3 +119,15 @@ def test_exact_count_matches_xla_cost_analysis():
         for fn, args in ((step, (state, x, jax.random.key(0))), (score, (state, x))):
             exact = count_macs(fn, *args, count_padding=False)
             assert _xla_macs(fn, *args) == pytest.approx(exact, rel=0.05)
+
+
+def test_bench_seeds_times_many_seeds_against_one_run(capsys):
+    result = _run_json(
+        capsys, ["egbad", "--modality", "tabular", "--json", *QUICK, "--seeds", "1,2"]
+    )
+    rows = result["seeds"]
+    assert [row["seeds"] for row in rows] == [1, 2]
+    for row in rows:
+        assert row["train_per_s"] > 0
+        np.testing.assert_allclose(row["time_per_seed"], row["time_vs_one"] / row["seeds"])
+    assert "many seeds in one program" in bench.format_table([result])

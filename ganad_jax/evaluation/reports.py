@@ -253,3 +253,115 @@ def _plot_examples(
     )
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+HEADLINE = ("auroc", "auprc", "precision", "recall", "f1", "far", "mar")
+"""The metrics a multi-seed report tabulates per seed (where the runs have them)."""
+
+
+def _numbers(tree: Any, prefix: str = "") -> dict[str, float]:
+    """Every number of a report reachable through dicts, by dotted path (lists and text left
+    out; booleans are not numbers)."""
+    found: dict[str, float] = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found |= _numbers(value, f"{path}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            found[path] = float(value)
+    return found
+
+
+SPEC_KEYS = ("seed", "config", "data_options", "train", "evaluation", "steps", "planned_steps")
+"""Report entries that describe the run rather than measure it (not aggregated)."""
+
+
+def aggregate_reports(reports: dict[int, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Every metric the reports of `reports` (seed -> report) all hold: its mean, sample
+    standard deviation (0 for one seed), min and max over the seeds."""
+    numbers = {seed: _numbers(report) for seed, report in reports.items()}
+    shared = set.intersection(*(set(n) for n in numbers.values())) if numbers else set()
+    result = {}
+    for name in sorted(shared):
+        if name.split(".")[0] in SPEC_KEYS:
+            continue
+        values = np.asarray([n[name] for n in numbers.values()])
+        result[name] = {
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "min": float(values.min()),
+            "max": float(values.max()),
+        }
+    return result
+
+
+def write_seeds_report(out: Path, report: dict[str, Any]) -> None:
+    """report.json and report.md of a multi-seed run (`runs.train_run` with seeds): the headline
+    metrics' mean +- sample std (min-max), every head's, the per-seed rows and diverged seeds."""
+    write_text(out / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
+    metrics, seeds = report["metrics"], report["seeds"]
+    lines = [
+        f"# {report['model']} on {report['data']} ({report['protocol']}), seeds "
+        + ", ".join(str(s) for s in seeds),
+        "",
+        f"{len(report['per_seed'])} of {len(seeds)} seeds trained in one program; mean +- sample "
+        "standard deviation (min-max) over them. Each seed's run is in `seed-S/`.",
+        "",
+        "| metric | mean +- std | min-max |",
+        "|---|---|---|",
+    ]
+    for name in (*HEADLINE, "threshold"):
+        if name in metrics:
+            m = metrics[name]
+            lines.append(
+                f"| {name} | {m['mean']:.4f} +- {m['std']:.4f} | {m['min']:.4f}-{m['max']:.4f} |"
+            )
+    heads = sorted({name.split(".")[1] for name in metrics if name.startswith("heads.")})
+    if heads:
+        lines += ["", "| head | AUROC | AUPRC |", "|---|---|---|"]
+        for head in heads:
+            cells = [metrics.get(f"heads.{head}.{k}") for k in ("auroc", "auprc")]
+            lines.append(
+                f"| {head} | "
+                + " | ".join(
+                    "—" if c is None else f"{c['mean']:.4f} +- {c['std']:.4f}" for c in cells
+                )
+                + " |"
+            )
+    shown = [name for name in HEADLINE if name in metrics]
+    lines += [
+        "",
+        "| seed | " + " | ".join(shown) + " |",
+        "|---" * (len(shown) + 1) + "|",
+    ]
+    lines += [
+        f"| {row['seed']} | " + " | ".join(f"{row[k]:.4f}" for k in shown) + " |"
+        for row in report["per_seed"]
+    ]
+    for seed, why in report["diverged"].items():
+        lines.append(f"\nSeed {seed} diverged and is left out: {why}.")
+    seconds = report["train_seconds"]
+    lines += ["", f"Training time of the whole program: {seconds:.1f} s.", ""]
+    lines += [f"![{name}](plots/{name}.png)" for name in report.get("plots", [])]
+    write_text(out / "report.md", "\n".join(lines) + "\n")
+
+
+def plot_seed_rocs(out_dir: Path, curves: dict[int, tuple[np.ndarray, np.ndarray]]) -> str:
+    """One ROC figure with a curve per seed (seed -> (test labels, test scores)); returns its
+    name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    for seed, (labels, scores) in curves.items():
+        fpr, tpr, _ = skm.roc_curve(np.asarray(labels).astype(int), scores)
+        ax.plot(fpr, tpr, lw=1, label=f"seed {seed}: AUROC {skm.auc(fpr, tpr):.3f}")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.5)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC per seed")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.savefig(out_dir / "roc_seeds.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return "roc_seeds"

@@ -1,0 +1,249 @@
+"""Many seeds as one compiled program: the runs of several seeds trained side by side.
+
+`fit_seeds` trains the runs of `seeds` of one detector and config in one jitted step over a
+leading seed axis, mapped as the GAN ensemble maps its members (`ensemble.map_members`: vmapped,
+or unrolled for images on CPU, where XLA runs vmapped convolutions as slow grouped ones). Member s
+is the run of `--seed s`: it is initialised with that run's init key, takes that run's epoch
+permutations and step keys, and so its parameters and scores equal the single-seed run's to float
+rounding (tests/test_seeds.py compares them). Each seed keeps its own checkpoints, metrics and
+early stopping in its own run folder, and a seed whose loss or parameters become non-finite is
+reported as diverged and left behind while the others go on (the program still computes its
+member; nothing of it is kept).
+
+What it does not do (a one-line error says so): train on a device mesh (`devices` > 1) or resume;
+every seed's folder is a complete single-seed run, so `ganad train --resume` continues one seed's
+folder alone, with exactly the keys and batches its member had.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from ganad_jax.checkpoint import CheckpointError, Checkpoints
+from ganad_jax.detectors import ConfigError, Detector, State, tree_is_finite
+from ganad_jax.detectors.ensemble import map_members
+from ganad_jax.train import (
+    BestState,
+    MetricsLog,
+    TrainOptions,
+    epoch_permutation,
+    gathered_step,
+    named_key,
+    plan_training,
+    print_notes,
+)
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """ "0,1,2" or "0-9" (or a mix, "0-3,7") -> the seeds in order; ValueError on anything else,
+    on a negative seed and on a repeated one."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        low, dash, high = part.partition("-")
+        if not (low.isdigit() and (not dash or high.isdigit())):
+            raise ValueError(f"seeds must be like 0,1,2 or 0-9, got {text!r}")
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            raise ValueError(f"seeds: the range {part} runs backwards")
+        seeds.extend(range(first, last + 1))
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds: {text!r} names a seed twice")
+    return tuple(seeds)
+
+
+@dataclasses.dataclass
+class SeedResult:
+    """One seed's outcome: its final state (the best by validation where early stopping kept
+    one; None where it diverged), its logged metrics and, where it diverged, why."""
+
+    seed: int
+    state: State | None
+    history: list[dict[str, float]]
+    diverged: str | None = None
+
+
+def stack(trees: Sequence[Any]) -> Any:
+    """Trees of equal structure stacked along a new leading axis."""
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
+def member(tree: Any, index: int) -> Any:
+    """Member `index` of a tree stacked along its leading axis."""
+    return jax.tree.map(lambda leaf: leaf[index], tree)
+
+
+def seeds_step(detector: Detector, config: Any, batch_size: int):
+    """`step(states, data, perms, index, keys)`: every seed's train step on batch `index` of its
+    own epoch permutation, mapped over the seed axis; compiled once, states donated."""
+
+    one = gathered_step(detector, config, batch_size)
+
+    def step(states, data, perms, index, keys):
+        return map_members(lambda s, p, k: one(s, data, p, index, k), data, states, perms, keys)
+
+    return jax.jit(step, donate_argnums=0)
+
+
+def check_options(options: TrainOptions) -> None:
+    """ConfigError for the training options many seeds in one program do not take."""
+    if options.devices != 1 or jax.process_count() > 1:
+        raise ConfigError("seeds train in one program on one device: use devices=1")
+
+
+def fit_seeds(
+    detector: Detector,
+    config: Any,
+    train_x: np.ndarray,
+    *,
+    seeds: Sequence[int],
+    run_dirs: Sequence[Path] | None = None,
+    options: TrainOptions | None = None,
+    validation_x: np.ndarray | None = None,
+    announce: bool = True,
+) -> list[SeedResult]:
+    """Train the runs of `seeds` side by side (see the module docstring); `run_dirs` (one per
+    seed) get each seed's checkpoints and metrics as `train.fit` writes them for one seed."""
+    options = TrainOptions() if options is None else options
+    check_options(options)
+    if run_dirs is not None and len(run_dirs) != len(seeds):
+        raise ValueError(f"{len(seeds)} seeds need {len(seeds)} run folders, got {len(run_dirs)}")
+    started = time.perf_counter()
+    count = len(seeds)
+    plan = plan_training(detector, config, len(train_x), options)
+    if announce:
+        print_notes(plan.notes())
+    keys = [jax.random.key(seed) for seed in seeds]
+    step_keys = stack([named_key(key, "step") for key in keys])
+    data_keys = [named_key(key, "data") for key in keys]
+    data = jax.device_put(jnp.asarray(train_x))
+    inits = [
+        detector.init(config, named_key(key, "init"), data[: plan.batch_size_used]) for key in keys
+    ]
+    dirs = list(run_dirs) if run_dirs is not None else [None] * count
+    checkpoints = [
+        Checkpoints(d / "checkpoints", options.keep_checkpoints) if d else None for d in dirs
+    ]
+    logs = [MetricsLog(d, 0) for d in dirs]
+    bests: list[BestState | None] = [None] * count
+    try:
+        for c in checkpoints:
+            if c is not None and c.steps():
+                raise CheckpointError(
+                    f"{c.directory} already holds checkpoints: train into a new folder"
+                )
+        if options.validate_every is not None and validation_x is not None and len(validation_x):
+            bests = [
+                BestState(detector, config, validation_x, options, d, init)
+                for d, init in zip(dirs, inits, strict=True)
+            ]
+        results = _train(
+            detector, config, plan, data, stack(inits), step_keys, data_keys, dirs,
+            checkpoints, logs, bests, options, started, seeds,
+        )  # fmt: skip
+    finally:
+        for closable in (*checkpoints, *logs, *bests):
+            if closable is not None:
+                closable.close()
+    if announce:
+        for result in results:
+            if result.state is not None:
+                print_notes([plan.shortfall(int(result.state.step))], "warning")
+    return results
+
+
+def _train(
+    detector, config, plan, data, states, step_keys, data_keys, dirs, checkpoints, logs, bests,
+    options, started, seeds,
+) -> list[SeedResult]:  # fmt: skip
+    """The loop of `fit_seeds`: one mapped step for all seeds, then each seed's bookkeeping."""
+    count, n = len(seeds), len(data)
+    per_epoch, total, batch_size = plan.steps_per_epoch, plan.total_steps, plan.batch_size_used
+    step_fn = seeds_step(detector, config, batch_size)
+    fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
+    histories: list[list[dict[str, float]]] = [[] for _ in seeds]
+    diverged: list[str | None] = [None] * count
+    stopped = [False] * count  # early stopping ended the seed's run
+    last_good: list[int | None] = [None] * count
+    perms, perm_epoch = None, -1
+    tick, tick_step = time.perf_counter(), 0
+    bar = tqdm(total=total, unit="step", disable=not options.progress, leave=False)
+    try:
+        for step in range(total):
+            for s, best in enumerate(bests):
+                if best is not None and best.should_stop(step):
+                    stopped[s] = True
+            running = [d is None and not t for d, t in zip(diverged, stopped, strict=True)]
+            if not any(running):
+                break
+            epoch, index = divmod(step, per_epoch)
+            if epoch != perm_epoch:
+                perms = jnp.stack([epoch_permutation(k, epoch, n) for k in data_keys])
+                perm_epoch = epoch
+            states, metrics = step_fn(states, data, perms, jnp.int32(index), fold(step_keys, step))
+            done = step + 1
+            bar.update(1)
+            logged = done % options.log_every == 0 or done == total
+            saving = [
+                c is not None and (done % options.checkpoint_every == 0 or done == total)
+                for c in checkpoints
+            ]
+            if logged or any(saving):
+                host = jax.device_get(metrics)
+                now = time.perf_counter()
+                rate = (done - tick_step) * batch_size / (now - tick)
+                tick, tick_step = now, done
+            for s in range(count):
+                if not running[s]:
+                    continue
+                state = None
+                if logged or saving[s]:
+                    values = {k: float(v[s]) for k, v in host.items()}
+                    state = member(states, s)
+                    bad = [k for k, v in values.items() if not np.isfinite(v)]
+                    if bad or not bool(tree_is_finite(state.params)):
+                        where = f"step {last_good[s]}" if last_good[s] else "none"
+                        diverged[s] = (
+                            f"non-finite {', '.join(bad) or 'parameters'} at step {done}; "
+                            f"seed {seeds[s]} stopped; last good checkpoint: {where}"
+                        )
+                        continue
+                    values["samples_per_s"] = rate
+                    histories[s].append({"step": done, **values})
+                    logs[s].write(done, values)
+                best = bests[s]
+                if best is not None and (done % options.validate_every == 0 or done == total):
+                    state = member(states, s) if state is None else state
+                    loss = best.update(done, state)
+                    histories[s].append({"step": done, "validation_loss": loss})
+                    logs[s].write(done, {"validation_loss": loss})
+                    if best.should_stop(done) and checkpoints[s] is not None:
+                        saving[s] = True  # so that a resumed seed stops here too
+                if saving[s]:
+                    state = member(states, s) if state is None else state
+                    seconds = time.perf_counter() - started
+                    checkpoints[s].save(done, state, {"train_seconds": seconds})
+                    last_good[s] = done
+    finally:
+        bar.close()
+    results = []
+    for s, seed in enumerate(seeds):
+        if diverged[s] is not None:
+            results.append(SeedResult(seed, None, histories[s], diverged[s]))
+            continue
+        best = bests[s]
+        if best is not None and best.state is not None:
+            state = jax.tree.map(jnp.asarray, best.state)
+        else:
+            state = member(states, s)
+        results.append(SeedResult(seed, state, histories[s]))
+    return results
