@@ -4,6 +4,9 @@
 
 An experiment module defines `get_config()` returning an `Experiment`; each of its runs is the
 `ganad train` command printed next to its result. Results go to experiments/results/NAME.{md,json}.
+Runs of one command that differ only by seed are trained together as one program (`ganad train
+--seeds`, into one folder with a run folder per seed; each member equals its single-seed run to
+float rounding), except runs with Python overrides and per-file protocols (SKAB's leaderboard).
 """
 
 from __future__ import annotations
@@ -147,28 +150,76 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/experiments"))
     args = parser.parse_args(argv)
     experiment = load(args.config)
-    rows = []
-    for run in experiment.runs:
-        folder = args.out / experiment.name / folder_name(run.command())
-        report_path = folder / "report.json"
-        if not report_path.exists():
-            spec = runspec.make_spec(
-                run.model,
-                run.data,
-                run.seed,
-                run.settings,
-                progress=False,
-                overrides=run.overrides,
-            )
-            started = time.perf_counter()
-            runs.train_run(spec, folder, overwrite=True)
-            print(f"{run.command()}: {time.perf_counter() - started:.0f} s", flush=True)
-        rows.append(row(run, json.loads(report_path.read_text()), experiment.metrics))
+    reports: dict[int, dict] = {}
+    programs: dict[int, str] = {}  # the --seeds command each run was trained in
+    for indices in seed_groups(experiment.runs):
+        runs_of_group = [experiment.runs[i] for i in indices]
+        first = runs_of_group[0]
+        spec = runspec.make_spec(
+            first.model, first.data, first.seed, first.settings, progress=False,
+            overrides=first.overrides,
+        )  # fmt: skip
+        if len(runs_of_group) > 1:  # one program for the seeds (ganad train --seeds)
+            seeds = tuple(r.seed for r in runs_of_group)
+            command = seeds_command(first, seeds)
+            folder = args.out / experiment.name / folder_name(command)
+            paths = [folder / f"seed-{seed}" / "report.json" for seed in seeds]
+            if not (folder / "report.json").exists():
+                started = time.perf_counter()
+                runs.train_run(spec, folder, overwrite=True, seeds=seeds)
+                print(f"{command}: {time.perf_counter() - started:.0f} s", flush=True)
+        else:
+            paths = [args.out / experiment.name / folder_name(first.command()) / "report.json"]
+            if not paths[0].exists():
+                started = time.perf_counter()
+                runs.train_run(spec, paths[0].parent, overwrite=True)
+                print(f"{first.command()}: {time.perf_counter() - started:.0f} s", flush=True)
+        for i, path in zip(indices, paths, strict=True):
+            if path.exists():  # (a seed that diverged has no report)
+                reports[i] = json.loads(path.read_text())
+                if len(indices) > 1:
+                    programs[i] = command
+    rows = [
+        {
+            **row(run, reports[i], experiment.metrics),
+            **({"program": programs[i]} if i in programs else {}),
+        }
+        for i, run in enumerate(experiment.runs)
+        if i in reports
+    ]
     for baseline in experiment.baselines:
         rows.append(row(baseline, baseline.report(), experiment.metrics))
         print(f"{baseline.command()}: done", flush=True)
     write_results(experiment, rows, Path("experiments/results"))
     return 0
+
+
+def seed_groups(all_runs: tuple[Run, ...]) -> list[list[int]]:
+    """The indices of the runs in groups trained as one program: the runs of one command that
+    differ only by seed (`Run.group`), unless they carry Python overrides or their protocol fits
+    one model per file (which `--seeds` does not take); every other run alone. In the order of
+    first appearance."""
+    groups: dict[str, list[int]] = {}
+    for i, run in enumerate(all_runs):
+        together = not run.overrides and not datasets.fits_per_part(
+            run.data, datasets.coerce_options(run.data, _data_settings(run))
+        )
+        groups.setdefault(run.group() if together else run.command(), []).append(i)
+    return list(groups.values())
+
+
+def _data_settings(run: Run) -> dict[str, str]:
+    """The run's settings that are options of its data set."""
+    defaults = datasets.get(run.data).defaults
+    pairs = (item.split("=", 1) for item in run.settings if "=" in item)
+    return {key: value for key, value in pairs if key in defaults}
+
+
+def seeds_command(run: Run, seeds: tuple[int, ...]) -> str:
+    """The `ganad train --seeds` command of `run`'s group."""
+    return run.group().replace(
+        f"--data {run.data}", f"--data {run.data} --seeds {','.join(map(str, seeds))}", 1
+    )
 
 
 def row(run: Run | Baseline, report: dict, metrics: tuple[str, ...]) -> dict:
@@ -242,6 +293,13 @@ def write_results(experiment: Experiment, rows: list[dict], folder: Path) -> Non
         for group, members in groups.items():
             values = " | ".join(_cell([r[m] for r in members], True) for m in experiment.metrics)
             lines.append(f"| `{group}` | {values} | {len(members)} |")
+    if any("program" in line for line in rows):
+        lines += [
+            "",
+            "Runs of one command that differ only by seed were trained together, in one program "
+            "(`ganad train --seeds`, its command in each JSON row's `program`); their train s "
+            "is that program's.",
+        ]
     sources = sorted({row["threshold_source"] for row in rows})
     lines += ["", f"Thresholds: {'; '.join(sources)}." if rows else ""]
     (folder / f"{experiment.name}.md").write_text("\n".join(lines) + "\n")

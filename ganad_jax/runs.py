@@ -184,6 +184,11 @@ def train_run(
             many_seeds.check_options(spec.train)
         except ValueError as err:
             raise RunError(str(err)) from None
+        if datasets.fits_per_part(spec.data, spec.data_options):
+            raise RunError(
+                f"--seeds does not take per-file protocols ({spec.data} fits one model per file): "
+                "train the seeds one by one"
+            )
     try:
         if resume:
             _check_resumable(spec, out)
@@ -192,11 +197,6 @@ def train_run(
     except runfolder.RunFolderError as err:
         raise RunError(str(err)) from None
     ds = load_data(spec)
-    if seeds is not None and ds.folds:
-        raise RunError(
-            f"--seeds does not take per-file protocols ({spec.data} fits one model per file): "
-            "train the seeds one by one"
-        )
     primary = distributed.is_primary()  # one process of a multi-process run writes the folder
     replacing = not resume and out.exists() and any(out.iterdir())
     fresh = not resume and not replacing

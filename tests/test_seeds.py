@@ -147,3 +147,29 @@ def test_ganad_train_seeds_writes_a_run_per_seed_and_a_report_over_them(tmp_path
     assert "holds a multi-seed run" in capsys.readouterr().err
     assert main(["train", "egbad", "--seeds", "0,1", "--resume", "--out", str(out), *tiny]) == 2
     assert "--resume does not take --seeds" in capsys.readouterr().err
+
+
+def test_experiment_runs_that_differ_only_by_seed_train_as_one_program(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "run.py"
+    spec = importlib.util.spec_from_file_location("experiments_run_seeds", path)
+    run = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "experiments_run_seeds", run)  # dataclasses look it up there
+    spec.loader.exec_module(run)
+    runs = (
+        run.Run("egbad", "kddcup99", ("epochs=1",), 0),
+        run.Run("mad-gan", "skab", ("epochs=1",), 0),  # SKAB's leaderboard: a model per file
+        run.Run("egbad", "kddcup99", ("epochs=1",), 1),
+        run.Run("mad-gan", "skab", ("epochs=1",), 1),
+        run.Run("egbad", "kddcup99", ("epochs=2",), 0),
+        run.Run("mad-gan", "skab", ("protocol=time-series",), 0),
+        run.Run("mad-gan", "skab", ("protocol=time-series",), 1),
+    )
+    assert run.seed_groups(runs) == [[0, 2], [1], [3], [4], [5, 6]]
+    assert (
+        run.seeds_command(runs[0], (0, 1))
+        == "ganad train egbad --data kddcup99 --seeds 0,1 --set epochs=1"
+    )

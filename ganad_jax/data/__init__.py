@@ -209,6 +209,16 @@ def get(name: str) -> Source:
     return source
 
 
+PER_PART_PROTOCOLS = ("leaderboard",)
+"""Protocols that fit one model per part of the data set (SKAB's leaderboard: one per file);
+their Dataset lists the parts in `folds`."""
+
+
+def fits_per_part(name: str, options: dict[str, Any]) -> bool:
+    """Whether data set `name` with protocol `options` fits one model per part (`folds`)."""
+    return str(options.get("protocol", get(name).default_protocol())) in PER_PART_PROTOCOLS
+
+
 def coerce_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     """Protocol options for `name`: defaults updated by `options`, each checked for name and type."""
     source = get(name)
