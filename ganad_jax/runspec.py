@@ -140,7 +140,7 @@ def make_spec(
                 groups["config"][field] = merge_setting(groups["config"].get(field), value)
             elif key in source.defaults:
                 groups["data"][key] = datasets.coerce_options(data, {key: text})[key]
-            elif key == "validation_statistic":
+            elif key in ("validation_statistic", "seed_mapping"):
                 groups["train"][key] = text
             elif key in {f.name for f in dataclasses.fields(TrainOptions)} - {"progress"}:
                 groups["train"][key] = _parse_count(key, text)

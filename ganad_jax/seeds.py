@@ -2,10 +2,14 @@
 
 `fit_seeds` trains the runs of `seeds` of one detector and config in one jitted step over a
 leading seed axis, mapped as the GAN ensemble maps its members (`ensemble.map_members`: vmapped,
-or unrolled for images on CPU, where XLA runs vmapped convolutions as slow grouped ones). Member s
-is the run of `--seed s`: it is initialised with that run's init key, takes that run's epoch
-permutations and step keys, and so its parameters and scores equal the single-seed run's to float
-rounding (tests/test_seeds.py compares them). Each seed keeps its own checkpoints, metrics and
+or unrolled for images on CPU, where XLA runs vmapped convolutions as slow grouped ones;
+`TrainOptions.seed_mapping` forces either). Member s is the run of `--seed s`: it is initialised
+with that run's init key, takes that run's epoch permutations and step keys, and so its
+parameters and scores equal the single-seed run's to float rounding (tests/test_seeds.py compares
+them). Vmapped, the rounding differs from the single run's and, in a long GAN training, such
+differences can grow into visibly different runs; unrolled, each member runs the single run's
+computation, so its parameters equal that run's bit for bit however long it trains (BatchNorm's
+running statistics, which training never reads, still differ by rounding). Each seed keeps its own checkpoints, metrics and
 early stopping in its own run folder, and a seed whose loss or parameters become non-finite is
 reported as diverged and left behind while the others go on (the program still computes its
 member; nothing of it is kept).
@@ -82,14 +86,18 @@ def member(tree: Any, index: int) -> Any:
     return jax.tree.map(lambda leaf: leaf[index], tree)
 
 
-def seeds_step(detector: Detector, config: Any, batch_size: int):
+def seeds_step(detector: Detector, config: Any, batch_size: int, mapping: str = "auto"):
     """`step(states, data, perms, index, keys)`: every seed's train step on batch `index` of its
-    own epoch permutation, mapped over the seed axis; compiled once, states donated."""
+    own epoch permutation, mapped over the seed axis by `mapping` (`ensemble.MAPPINGS`);
+    compiled once, states donated."""
 
     one = gathered_step(detector, config, batch_size)
 
     def step(states, data, perms, index, keys):
-        return map_members(lambda s, p, k: one(s, data, p, index, k), data, states, perms, keys)
+        def member_step(s, p, k):
+            return one(s, data, p, index, k)
+
+        return map_members(member_step, data, states, perms, keys, mapping=mapping)
 
     return jax.jit(step, donate_argnums=0)
 
@@ -168,7 +176,7 @@ def _train(
     """The loop of `fit_seeds`: one mapped step for all seeds, then each seed's bookkeeping."""
     count, n = len(seeds), len(data)
     per_epoch, total, batch_size = plan.steps_per_epoch, plan.total_steps, plan.batch_size_used
-    step_fn = seeds_step(detector, config, batch_size)
+    step_fn = seeds_step(detector, config, batch_size, options.seed_mapping)
     fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
     histories: list[list[dict[str, float]]] = [[] for _ in seeds]
     diverged: list[str | None] = [None] * count

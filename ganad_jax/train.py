@@ -38,6 +38,7 @@ from ganad_jax.detectors import (
     check_fields,
     tree_is_finite,
 )
+from ganad_jax.detectors.ensemble import MAPPINGS
 from ganad_jax.errors import GanadError
 from ganad_jax.runfolder import write_text
 from ganad_jax.scoring import make_scorer, score_dataset
@@ -66,6 +67,11 @@ class TrainOptions:
     "median" or "trimmed_mean" (the mean of the middle 80 %), which a handful of extreme rows
     cannot decide (on KDD Cup 99 about 2 % of the validation normals score far above the rest).
     The threshold is fitted on the same validation normals; the report says so.
+
+    `seed_mapping` is how the runs of several seeds in one program (`ganad_jax.seeds`) are mapped
+    over the seed axis: "auto" (vmapped, but unrolled for images on CPU, as the GAN ensemble),
+    "vmap" or "unrolled" (each seed's step the computation of its single-seed run: its
+    parameters equal that run's bit for bit, however long it trains). A single run ignores it.
     """
 
     log_every: int = 20
@@ -78,9 +84,14 @@ class TrainOptions:
     validate_every: int | None = None
     patience: int | None = None
     validation_statistic: str = "mean"
+    seed_mapping: str = "auto"
 
     def __post_init__(self) -> None:
         check_fields(self, TRAIN_OPTION_RANGES)
+        if self.seed_mapping not in MAPPINGS:
+            raise ConfigError(
+                f"seed_mapping must be one of {', '.join(MAPPINGS)}, got {self.seed_mapping!r}"
+            )
         if self.validation_statistic not in VALIDATION_STATISTICS:
             raise ConfigError(
                 f"validation_statistic must be one of {', '.join(VALIDATION_STATISTICS)}, "

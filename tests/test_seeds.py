@@ -44,17 +44,22 @@ def _assert_same_run(detector, config, x, single, member, exact_params):
 
 
 @pytest.mark.parametrize(
-    ("name", "modality", "exact_params"),
-    [("egbad", "tabular", False), pytest.param("ganomaly", "image", True, marks=pytest.mark.slow)],
+    ("name", "modality", "mapping", "exact_params"),
+    [
+        ("egbad", "tabular", "auto", False),
+        ("egbad", "tabular", "unrolled", True),
+        pytest.param("ganomaly", "image", "auto", True, marks=pytest.mark.slow),
+    ],
 )
-def test_each_seed_is_the_run_of_that_seed(name, modality, exact_params, tmp_path):
-    # tables are vmapped over the seeds (equal to float rounding); images on CPU are unrolled
-    # (the same computation per member: parameters bit for bit)
+def test_each_seed_is_the_run_of_that_seed(name, modality, mapping, exact_params, tmp_path):
+    # "auto" vmaps tables over the seeds (equal to float rounding) and unrolls images on CPU;
+    # unrolled, a member is the computation of its run alone: parameters bit for bit
     detector, config = detectors.get(name), tiny_config(name)
+    options = dataclasses.replace(OPTIONS, seed_mapping=mapping)
     x = sample_inputs(name, config, 3 * config.batch_size, modality=modality)
     dirs = [tmp_path / "seed-0", tmp_path / "seed-1"]
     results = fit_seeds(
-        detector, config, x, seeds=(0, 1), run_dirs=dirs, options=OPTIONS, announce=False
+        detector, config, x, seeds=(0, 1), run_dirs=dirs, options=options, announce=False
     )
     for result, folder in zip(results, dirs, strict=True):
         single, history = fit(

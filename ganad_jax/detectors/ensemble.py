@@ -225,15 +225,23 @@ def _mean(metrics: list[dict[str, jnp.ndarray]]) -> dict[str, jnp.ndarray]:
     return jax.tree.map(lambda *values: jnp.mean(jnp.stack(values)), *metrics)
 
 
-def map_members(fn: Any, x: jnp.ndarray, *stacked: Any) -> Any:
+MAPPINGS = ("auto", "vmap", "unrolled")
+"""How `map_members` maps: "auto" (the faster of the two for the backend and data), "vmap" or
+"unrolled"."""
+
+
+def map_members(fn: Any, x: jnp.ndarray, *stacked: Any, mapping: str = "auto") -> Any:
     """`jax.vmap(fn)(*stacked)` over the leading member axis, for members that see the batch `x`.
 
-    For images on CPU the members run one after the other instead (unrolled, then stacked):
-    XLA:CPU turns per-member convolution kernels under vmap into grouped convolutions that run at
-    a fraction of the plain speed (measured with `ganad bench --ensemble`: about 3x the cost per
-    member vmapped, 0.9x unrolled), while the matmuls of table and series networks batch well.
-    Both give the same values up to float rounding."""
-    if jax.default_backend() != "cpu" or x.ndim != 4:
+    For images on CPU ("auto") the members run one after the other instead (unrolled, then
+    stacked): XLA:CPU turns per-member convolution kernels under vmap into grouped convolutions
+    that run at a fraction of the plain speed (measured with `ganad bench --ensemble`: about 3x
+    the cost per member vmapped, 0.9x unrolled), while the matmuls of table and series networks
+    batch well. Both give the same values up to float rounding; unrolled, each member is the
+    computation one member alone runs (`mapping` "vmap" or "unrolled" forces one)."""
+    if mapping not in MAPPINGS:
+        raise ValueError(f"mapping must be one of {', '.join(MAPPINGS)}, got {mapping!r}")
+    if mapping == "vmap" or (mapping == "auto" and (jax.default_backend() != "cpu" or x.ndim != 4)):
         return jax.vmap(fn)(*stacked)
     n = jax.tree.leaves(stacked)[0].shape[0]
     outs = [fn(*(jax.tree.map(lambda leaf, i=i: leaf[i], s) for s in stacked)) for i in range(n)]
