@@ -68,7 +68,8 @@ class Run:
 @dataclasses.dataclass(frozen=True)
 class Baseline:
     """A reference row: `ganad_jax.evaluation.baselines` method `method` fitted on the training
-    normals of `data` and evaluated as a run is; `settings` are data and evaluation options."""
+    normals of `data` and evaluated as a run is; `settings` are data and evaluation options
+    (and `image_size`, the size images are read at)."""
 
     method: str
     data: str
@@ -91,7 +92,9 @@ class Baseline:
         options, evaluation = {}, {}
         for item in self.settings:
             key, text = item.split("=", 1)
-            if key in source.defaults:
+            if key == "image_size":  # the size the table's models read the images at
+                options["image_size"] = int(text)
+            elif key in source.defaults:
                 options.update(datasets.coerce_options(self.data, {key: text}))
             else:
                 evaluation[key] = runspec.parse_value(runspec.EvalOptions, key, text)

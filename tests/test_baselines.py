@@ -68,8 +68,19 @@ def test_isolation_forest_baseline_is_seeded_and_ranks_outliers_high():
     assert not np.array_equal(a, baselines.fit("iforest", train, 4)(x))
     images = rng.normal(size=(50, 4, 4, 1))
     assert baselines.fit("pca", images)(images[:3]).shape == (3,)
-    with pytest.raises(ValueError, match="baseline must be one of pca, iforest"):
-        baselines.fit("knn", train)
+    with pytest.raises(ValueError, match="baseline must be one of pca, iforest, knn"):
+        baselines.fit("lof", train)
+
+
+def test_knn_baseline_is_the_distance_to_the_nearest_training_normal(monkeypatch):
+    monkeypatch.setattr(baselines, "KNN_BLOCK", 3)  # several blocks, the last one short
+    rng = np.random.default_rng(5)
+    train, x = rng.uniform(-1, 1, (40, 4, 4, 1)), rng.uniform(-1, 1, (7, 4, 4, 1))
+    x[2] = train[11]  # a training normal itself is at distance 0
+    expected = np.linalg.norm(x.reshape(7, 1, 16) - train.reshape(1, 40, 16), axis=-1).min(axis=1)
+    got = baselines.fit("knn", train)(x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+    assert got[2] < 1e-3
 
 
 def test_experiment_baseline_rows_are_evaluated_as_runs_are(tmp_path, monkeypatch):
