@@ -28,18 +28,32 @@ def _train(args: argparse.Namespace) -> int:
     devices = args.devices if args.devices is not None else (0 if args.distributed else None)
     settings = [*args.set, *([f"devices={devices}"] if devices is not None else [])]
     seeds = args.seeds
-    spec = runspec.make_spec(
-        args.model,
-        args.data,
-        seeds[0] if seeds else args.seed,
-        settings,
-        progress=not args.quiet,
-        ensemble=args.ensemble,
-    )
+
+    def make(extra: list[str]) -> Any:
+        return runspec.make_spec(
+            args.model,
+            args.data,
+            seeds[0] if seeds else args.seed,
+            [*settings, *extra],
+            progress=not args.quiet,
+            ensemble=args.ensemble,
+        )
+
+    sweep = None
+    if args.sweep:
+        setting, values = args.sweep
+        sweep = runs.sweep_members(
+            make([]), setting, values, tuple(make([f"{setting}={v}"]) for v in values)
+        )
+    spec = sweep.specs[0] if sweep else make([])
     seed_part = "seeds" + "_".join(map(str, seeds)) if seeds else f"seed{args.seed}"
+    if sweep:
+        seed_part = f"sweep-{sweep.axis}-{seed_part}"
     out = Path(args.out) if args.out else default_run_dir(args.model, args.data, seed_part, spec)
-    report = runs.train_run(spec, out, resume=args.resume, overwrite=args.overwrite, seeds=seeds)
-    (_print_seeds_report if seeds else _print_report)(report, out)
+    report = runs.train_run(
+        spec, out, resume=args.resume, overwrite=args.overwrite, seeds=seeds, sweep=sweep
+    )
+    (_print_members_report if seeds or sweep else _print_report)(report, out)
     return 0
 
 
@@ -51,6 +65,16 @@ def default_run_dir(model: str, data: str, seed: int | str, spec: Any) -> Path:
     where = re.sub(r"[^A-Za-z0-9.-]+", "_", data).strip("_")
     seed_part = seed if isinstance(seed, str) else f"seed{seed}"
     return Path("runs") / f"{model}{members}-{where}-{seed_part}"
+
+
+def _sweep_argument(text: str) -> tuple[str, tuple[str, ...]]:
+    key, equals, values = text.partition("=")
+    listed = tuple(v.strip() for v in values.split(","))
+    if not (key and equals and all(listed)) or len(listed) < 2:
+        raise argparse.ArgumentTypeError(f"--sweep expects KEY=V1,V2[,...], got {text!r}")
+    if len(set(listed)) != len(listed):
+        raise argparse.ArgumentTypeError(f"--sweep: {text!r} names a value twice")
+    return key, listed
 
 
 def _seeds_argument(text: str) -> tuple[int, ...]:
@@ -87,19 +111,28 @@ def _print_report(report: dict, out: Path) -> None:
     print(f"report: {out / 'report.md'}")
 
 
-def _print_seeds_report(report: dict, out: Path) -> None:
-    metrics = report["metrics"]
-    shown = "  ".join(
-        f"{name.upper()} {metrics[name]['mean']:.4f} +- {metrics[name]['std']:.4f}"
-        for name in ("auroc", "auprc", "f1")
-        if name in metrics
-    )
-    trained = len(report["per_seed"])
-    print(
-        f"{report['model']} on {report['data']} ({report['protocol']}), {trained} of "
-        f"{len(report['seeds'])} seeds: {shown}"
-        + (f"; diverged: seeds {', '.join(report['diverged'])}" if report["diverged"] else "")
-    )
+def _print_members_report(report: dict, out: Path) -> None:
+    where = f"{report['model']} on {report['data']} ({report['protocol']})"
+    diverged = ", ".join(report["diverged"])
+    if "seeds" in report:
+        metrics = report["metrics"]
+        shown = "  ".join(
+            f"{name.upper()} {metrics[name]['mean']:.4f} +- {metrics[name]['std']:.4f}"
+            for name in ("auroc", "auprc", "f1")
+            if name in metrics
+        )
+        print(
+            f"{where}, {len(report['per_seed'])} of {len(report['seeds'])} seeds: {shown}"
+            + (f"; diverged: seeds {diverged}" if diverged else "")
+        )
+    else:
+        shown = ", ".join(
+            f"{row[report['sweep']]}: AUROC {row['auroc']:.4f}" for row in report["per_value"]
+        )
+        print(
+            f"{where}, {report['sweep']} swept: {shown}"
+            + (f"; diverged: {diverged}" if diverged else "")
+        )
     print(f"report: {out / 'report.md'}")
 
 
@@ -195,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="train the runs of several seeds (0,1,2 or 0-9) in one program, into OUT/seed-S/, "
         "with a report over them in OUT",
+    )
+    train.add_argument(
+        "--sweep",
+        type=_sweep_argument,
+        metavar="KEY=V1,V2,...",
+        help="train the runs of several values of one config setting in one program, into "
+        "OUT/KEY=VALUE/, with a table over the values in OUT",
     )
     train.add_argument(
         "--set",

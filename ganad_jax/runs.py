@@ -4,7 +4,8 @@ Layout of a run folder: config.json (everything needed to rebuild the run), chec
 metrics.jsonl, tensorboard/, report.json, report.md and plots/*.png. A multi-seed run (`seeds`,
 `ganad train --seeds`) holds one complete run folder per seed, seed-S/, trained together in one
 program (`ganad_jax.seeds`), with seeds.json (the seeds and the shared spec), report.json and
-report.md over the seeds and plots/roc_seeds.png.
+report.md over the seeds and plots/roc_seeds.png; a sweep (`ganad train --sweep`) one per value,
+KEY=VALUE/, with sweep.json, a report over the values and plots/roc_sweep.png.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ from ganad_jax.evaluation.pixel import pixel_metrics
 from ganad_jax.evaluation.reports import (
     HEADLINE,
     aggregate_reports,
+    plot_member_rocs,
     plot_report,
     plot_samples,
-    plot_seed_rocs,
+    write_members_report,
     write_report,
-    write_seeds_report,
 )
 from ganad_jax.runspec import EvalOptions, RunError, RunSpec
 from ganad_jax.scoring import ScoreArrays, make_scorer, score_dataset
@@ -119,16 +120,64 @@ def training_summary(plan: TrainingPlan, steps: int, options: TrainOptions) -> d
     }
 
 
-SEEDS_FILE = "seeds.json"
-"""What marks a multi-seed run folder: its seeds and the spec they share."""
+@dataclasses.dataclass(frozen=True)
+class Members:
+    """Runs trained together in one program (`ganad_jax.seeds`): the seeds of one spec
+    (`axis` "seed"), or the values of one swept config setting (`axis` its name). `labels` are the
+    seeds or the values as given, `specs` the members' specs."""
+
+    axis: str
+    labels: tuple[str, ...]
+    specs: tuple[RunSpec, ...]
+
+    @property
+    def file(self) -> str:
+        """The file that marks the top folder: seeds.json or sweep.json."""
+        return "seeds.json" if self.axis == "seed" else "sweep.json"
+
+    def folder(self, index: int) -> str:
+        """Member `index`'s run folder: seed-S, or SETTING=VALUE."""
+        label = self.labels[index]
+        return f"seed-{label}" if self.axis == "seed" else f"{self.axis}={label}"
+
+    def name(self, index: int) -> str:
+        """How reports and plots name member `index`: "seed S" or "SETTING=VALUE"."""
+        return f"seed {self.labels[index]}" if self.axis == "seed" else self.folder(index)
+
+
+def seed_members(spec: RunSpec, seeds: tuple[int, ...]) -> Members:
+    """The runs of `spec` with each of `seeds`."""
+    specs = tuple(dataclasses.replace(spec, seed=seed) for seed in seeds)
+    return Members("seed", tuple(map(str, seeds)), specs)
+
+
+def sweep_members(
+    spec: RunSpec, setting: str, values: tuple[str, ...], specs: tuple[RunSpec, ...]
+) -> Members:
+    """The runs of `spec` with config setting `setting` at each of `values` (`specs`, one per
+    value, as `runspec.make_spec` built them); RunError where they differ from `spec` in anything
+    but the config, or the setting is not a config field."""
+    if setting.partition(".")[0] not in {f.name for f in dataclasses.fields(spec.config)}:
+        raise RunError(
+            f"--sweep takes a config setting of {spec.model}; {setting!r} is not one (data and "
+            "training options are shared by the members)"
+        )
+    for value, member in zip(values, specs, strict=True):
+        if dataclasses.replace(member, config=spec.config) != spec:
+            raise RunError(f"--sweep {setting}={value} changes more than the config")
+    return Members(setting, values, specs)
+
+
+MEMBER_FILES = ("seeds.json", "sweep.json")
+"""What marks the top folder of runs trained together: their seeds or swept values and spec."""
 
 
 def _refuse_seeds_folder(out: Path) -> None:
-    """RunError for the top folder of a multi-seed run, which is not one run."""
-    if (Path(out) / SEEDS_FILE).is_file():
-        raise RunError(
-            f"{out} holds a multi-seed run: use one seed's run folder, {Path(out) / 'seed-S'}"
-        )
+    """RunError for the top folder of runs trained together, which is not one run."""
+    for name in MEMBER_FILES:
+        if (Path(out) / name).is_file():
+            kind = "multi-seed run" if name == "seeds.json" else "sweep"
+            raise RunError(f"{out} holds a {kind}: use one of its run folders")
 
 
 def _check_resumable(spec: RunSpec, out: Path) -> None:
@@ -160,6 +209,7 @@ def train_run(
     resume: bool = False,
     overwrite: bool = False,
     seeds: tuple[int, ...] | None = None,
+    sweep: Members | None = None,
 ) -> dict:
     """Train, evaluate and write the run folder; returns the report.
 
@@ -170,24 +220,29 @@ def train_run(
     intact checkpoint (from the start where it has none).
 
     `seeds` (instead of `spec.seed`) trains the runs of those seeds in one program into
-    out/seed-S/ and returns the report over them (see the module docstring). It does not resume
-    (each seed's folder resumes alone) and does not take per-file protocols.
+    out/seed-S/ and returns the report over them (see the module docstring); `sweep`
+    (`sweep_members`) the runs of a swept config setting into out/SETTING=VALUE/. Neither
+    resumes (each member's folder resumes alone) nor takes per-file protocols.
     """
     out = Path(out)
-    if seeds is not None and resume:
+    if seeds is not None and sweep is not None:
+        raise RunError("--seeds and --sweep do not combine: sweep one seed")
+    members = seed_members(spec, seeds) if seeds is not None else sweep
+    flag = "--seeds" if seeds is not None else "--sweep"
+    if members is not None and resume:
         raise RunError(
-            "--resume does not take --seeds: each seed's folder is a complete run, resume it "
-            f"alone (ganad train ... --seed S --resume --out {out / 'seed-S'})"
+            f"--resume does not take {flag}: each member's folder is a complete run, resume it "
+            f"alone (ganad train ... --resume --out {out / members.folder(0)})"
         )
-    if seeds is not None:
+    if members is not None:
         try:
             many_seeds.check_options(spec.train)
         except ValueError as err:
             raise RunError(str(err)) from None
         if datasets.fits_per_part(spec.data, spec.data_options):
             raise RunError(
-                f"--seeds does not take per-file protocols ({spec.data} fits one model per file): "
-                "train the seeds one by one"
+                f"{flag} does not take per-file protocols ({spec.data} fits one model per file): "
+                "train the runs one by one"
             )
     try:
         if resume:
@@ -208,11 +263,11 @@ def train_run(
                 runfolder.begin_stage(out)
             elif fresh:
                 runfolder.mark(out)
-            if not resume and seeds is None:
+            if not resume and members is None:
                 _write_config(spec, target, ds)
         distributed.barrier("run-folder")
-        if seeds is not None:
-            report = _train_seeds(spec, seeds, target, ds)
+        if members is not None:
+            report = _train_members(spec, members, target, ds)
         else:
             report = _train_one(spec, target, ds, resume, primary)
     except BaseException as err:
@@ -252,56 +307,75 @@ def _train_one(
     return evaluate_run(spec, target, state=state, dataset=ds, train_seconds=train_seconds)
 
 
-def _train_seeds(spec: RunSpec, seeds: tuple[int, ...], target: Path, ds: datasets.Dataset) -> dict:
-    """Train the runs of `seeds` in one program into target/seed-S/, evaluate each as a run of
-    its own, and write the report over them."""
-    specs = {seed: dataclasses.replace(spec, seed=seed) for seed in seeds}
-    folders = {seed: target / f"seed-{seed}" for seed in seeds}
-    shared = {k: v for k, v in spec.to_json().items() if k != "seed"}
-    runfolder.write_text(
-        target / SEEDS_FILE, json.dumps({"seeds": list(seeds), **shared}, indent=2) + "\n"
+def _train_members(spec: RunSpec, members: Members, target: Path, ds: datasets.Dataset) -> dict:
+    """Train `members` in one program into their folders under `target`, evaluate each as a run
+    of its own, and write the report over them: every metric's mean, std, min and max over
+    seeds, or a table over a sweep's values."""
+    count = len(members.specs)
+    folders = [target / members.folder(i) for i in range(count)]
+    shared = {
+        k: v
+        for k, v in spec.to_json().items()
+        if k != ("seed" if members.axis == "seed" else "config")
+    }
+    listing = (
+        {"seeds": [int(v) for v in members.labels]}
+        if members.axis == "seed"
+        else {"sweep": members.axis, "values": list(members.labels)}
     )
-    for seed in seeds:
-        runfolder.mark(folders[seed])
-        _write_config(specs[seed], folders[seed], ds)
+    runfolder.write_text(target / members.file, json.dumps({**listing, **shared}, indent=2) + "\n")
+    for member, folder in zip(members.specs, folders, strict=True):
+        runfolder.mark(folder)
+        _write_config(member, folder, ds)
     started = time.perf_counter()
-    results = many_seeds.fit_seeds(
+    results = many_seeds.fit_members(
         spec.detector,
-        spec.config,
+        [member.config for member in members.specs],
         ds.train.x,
-        seeds=seeds,
-        run_dirs=[folders[seed] for seed in seeds],
+        seeds=[member.seed for member in members.specs],
+        run_dirs=folders,
         options=spec.train,
         validation_x=ds.validation.x,
     )
     seconds = time.perf_counter() - started
-    diverged = {r.seed: r.diverged for r in results if r.diverged is not None}
-    if len(diverged) == len(seeds):
+    diverged = {i: r.diverged for i, r in enumerate(results) if r.diverged is not None}
+    if len(diverged) == count:
         raise TrainingDiverged("; ".join(diverged.values()))
     reports = {
-        r.seed: evaluate_run(
-            specs[r.seed], folders[r.seed], state=r.state, dataset=ds, train_seconds=seconds
+        i: evaluate_run(
+            members.specs[i], folders[i], state=r.state, dataset=ds, train_seconds=seconds
         )
-        for r in results
+        for i, r in enumerate(results)
         if r.state is not None
     }
     curves = {}
-    for seed, seed_report in reports.items():
-        with np.load(folders[seed] / SCORES_FILE) as scores:
-            curves[seed] = (scores["test_labels"], scores[f"test/{seed_report['score_head']}"])
+    for i, member_report in reports.items():
+        with np.load(folders[i] / SCORES_FILE) as scores:
+            head = member_report["score_head"]
+            curves[members.name(i)] = (scores["test_labels"], scores[f"test/{head}"])
+    rows = [
+        {members.axis: members.labels[i], **{k: r[k] for k in HEADLINE if k in r}}
+        for i, r in reports.items()
+    ]
+    if members.axis == "seed":
+        for row in rows:
+            row["seed"] = int(row["seed"])
+        summary = {"metrics": aggregate_reports(reports), "per_seed": rows}
+    else:
+        for row, r in zip(rows, reports.values(), strict=True):
+            row["heads"] = {name: {"auroc": m["auroc"]} for name, m in r["heads"].items()}
+        summary = {"per_value": rows}
+    plot = "roc_seeds" if members.axis == "seed" else "roc_sweep"
     report = {
         **shared,
-        "seeds": list(seeds),
+        **listing,
         "protocol": ds.protocol,
-        "metrics": aggregate_reports(reports),
-        "per_seed": [
-            {"seed": seed, **{k: r[k] for k in HEADLINE if k in r}} for seed, r in reports.items()
-        ],
-        "diverged": {str(seed): why for seed, why in diverged.items()},
+        **summary,
+        "diverged": {members.labels[i]: why for i, why in diverged.items()},
         "train_seconds": seconds,
-        "plots": [plot_seed_rocs(target / "plots", curves)],
+        "plots": [plot_member_rocs(target / "plots", curves, plot)],
     }
-    write_seeds_report(target, report)
+    write_members_report(target, report)
     return report
 
 

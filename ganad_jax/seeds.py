@@ -102,6 +102,20 @@ def seeds_step(detector: Detector, config: Any, batch_size: int, mapping: str = 
     return jax.jit(step, donate_argnums=0)
 
 
+def configs_step(detector: Detector, configs: Sequence[Any], batch_size: int):
+    """`seeds_step` for members of different configs (a sweep): each member's step compiled with
+    its own config, unrolled in one program; compiled once, states donated."""
+    steps = [gathered_step(detector, config, batch_size) for config in configs]
+
+    def step(states, data, perms, index, keys):
+        outs = [
+            one(member(states, i), data, perms[i], index, keys[i]) for i, one in enumerate(steps)
+        ]
+        return stack(outs)
+
+    return jax.jit(step, donate_argnums=0)
+
+
 def check_options(options: TrainOptions) -> None:
     """ConfigError for the training options many seeds in one program do not take."""
     if options.devices != 1 or jax.process_count() > 1:
@@ -121,13 +135,42 @@ def fit_seeds(
 ) -> list[SeedResult]:
     """Train the runs of `seeds` side by side (see the module docstring); `run_dirs` (one per
     seed) get each seed's checkpoints and metrics as `train.fit` writes them for one seed."""
+    return fit_members(
+        detector, [config] * len(seeds), train_x, seeds=seeds, run_dirs=run_dirs,
+        options=options, validation_x=validation_x, announce=announce,
+    )  # fmt: skip
+
+
+def fit_members(
+    detector: Detector,
+    configs: Sequence[Any],
+    train_x: np.ndarray,
+    *,
+    seeds: Sequence[int],
+    run_dirs: Sequence[Path] | None = None,
+    options: TrainOptions | None = None,
+    validation_x: np.ndarray | None = None,
+    announce: bool = True,
+) -> list[SeedResult]:
+    """Train the runs of (configs[i], seeds[i]) side by side: `fit_seeds` where the members may
+    also differ in their config (a sweep of one setting, `ganad train --sweep`). Members of
+    different configs run unrolled, each step compiled with its own config; their configs must
+    make the same training plan (batch, epochs) and the same state structure."""
     options = TrainOptions() if options is None else options
     check_options(options)
-    if run_dirs is not None and len(run_dirs) != len(seeds):
-        raise ValueError(f"{len(seeds)} seeds need {len(seeds)} run folders, got {len(run_dirs)}")
-    started = time.perf_counter()
     count = len(seeds)
-    plan = plan_training(detector, config, len(train_x), options)
+    if len(configs) != count:
+        raise ValueError(f"{count} seeds need {count} configs, got {len(configs)}")
+    if run_dirs is not None and len(run_dirs) != count:
+        raise ValueError(f"{count} members need {count} run folders, got {len(run_dirs)}")
+    started = time.perf_counter()
+    plans = [plan_training(detector, config, len(train_x), options) for config in configs]
+    plan = plans[0]
+    if any(p != plan for p in plans):
+        raise ConfigError(
+            "the members' configs make different training plans (batch size, epochs, minimum "
+            "of updates): a sweep cannot change them"
+        )
     if announce:
         print_notes(plan.notes())
     keys = [jax.random.key(seed) for seed in seeds]
@@ -135,8 +178,13 @@ def fit_seeds(
     data_keys = [named_key(key, "data") for key in keys]
     data = jax.device_put(jnp.asarray(train_x))
     inits = [
-        detector.init(config, named_key(key, "init"), data[: plan.batch_size_used]) for key in keys
+        detector.init(config, named_key(key, "init"), data[: plan.batch_size_used])
+        for config, key in zip(configs, keys, strict=True)
     ]
+    try:
+        states = stack(inits)
+    except ValueError as err:
+        raise ConfigError(f"the members' states differ in structure or shape: {err}") from None
     dirs = list(run_dirs) if run_dirs is not None else [None] * count
     checkpoints = [
         Checkpoints(d / "checkpoints", options.keep_checkpoints) if d else None for d in dirs
@@ -152,11 +200,15 @@ def fit_seeds(
         if options.validate_every is not None and validation_x is not None and len(validation_x):
             bests = [
                 BestState(detector, config, validation_x, options, d, init)
-                for d, init in zip(dirs, inits, strict=True)
+                for config, d, init in zip(configs, dirs, inits, strict=True)
             ]
+        if all(config == configs[0] for config in configs):
+            step_fn = seeds_step(detector, configs[0], plan.batch_size_used, options.seed_mapping)
+        else:
+            step_fn = configs_step(detector, configs, plan.batch_size_used)
         results = _train(
-            detector, config, plan, data, stack(inits), step_keys, data_keys, dirs,
-            checkpoints, logs, bests, options, started, seeds,
+            step_fn, plan, data, states, step_keys, data_keys, checkpoints, logs, bests, options,
+            started, seeds,
         )  # fmt: skip
     finally:
         for closable in (*checkpoints, *logs, *bests):
@@ -170,13 +222,12 @@ def fit_seeds(
 
 
 def _train(
-    detector, config, plan, data, states, step_keys, data_keys, dirs, checkpoints, logs, bests,
-    options, started, seeds,
+    step_fn, plan, data, states, step_keys, data_keys, checkpoints, logs, bests, options, started,
+    seeds,
 ) -> list[SeedResult]:  # fmt: skip
-    """The loop of `fit_seeds`: one mapped step for all seeds, then each seed's bookkeeping."""
+    """The loop of `fit_members`: one step for all members, then each member's bookkeeping."""
     count, n = len(seeds), len(data)
     per_epoch, total, batch_size = plan.steps_per_epoch, plan.total_steps, plan.batch_size_used
-    step_fn = seeds_step(detector, config, batch_size, options.seed_mapping)
     fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
     histories: list[list[dict[str, float]]] = [[] for _ in seeds]
     diverged: list[str | None] = [None] * count

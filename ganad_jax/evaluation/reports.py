@@ -295,60 +295,79 @@ def aggregate_reports(reports: dict[int, dict[str, Any]]) -> dict[str, dict[str,
     return result
 
 
-def write_seeds_report(out: Path, report: dict[str, Any]) -> None:
-    """report.json and report.md of a multi-seed run (`runs.train_run` with seeds): the headline
-    metrics' mean +- sample std (min-max), every head's, the per-seed rows and diverged seeds."""
+def write_members_report(out: Path, report: dict[str, Any]) -> None:
+    """report.json and report.md of runs trained together (`runs.train_run` with seeds or a
+    sweep): for seeds the headline metrics' mean +- sample std (min-max), every head's and the
+    per-seed rows; for a sweep a row per value; and the members that diverged."""
     write_text(out / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
-    metrics, seeds = report["metrics"], report["seeds"]
+    seeds = "seeds" in report
+    members = report["seeds"] if seeds else report["values"]
+    rows = report["per_seed"] if seeds else report["per_value"]
+    title = (
+        "seeds " + ", ".join(str(s) for s in members)
+        if seeds
+        else f"{report['sweep']} = " + ", ".join(members)
+    )
     lines = [
-        f"# {report['model']} on {report['data']} ({report['protocol']}), seeds "
-        + ", ".join(str(s) for s in seeds),
+        f"# {report['model']} on {report['data']} ({report['protocol']}), {title}",
         "",
-        f"{len(report['per_seed'])} of {len(seeds)} seeds trained in one program; mean +- sample "
-        "standard deviation (min-max) over them. Each seed's run is in `seed-S/`.",
+        f"{len(rows)} of {len(members)} runs trained in one program"
+        + (
+            "; mean +- sample standard deviation (min-max) over them. Each seed's run is in "
+            "`seed-S/`."
+            if seeds
+            else f" (seed {report['seed']}). Each value's run is in `{report['sweep']}=VALUE/`."
+        ),
         "",
-        "| metric | mean +- std | min-max |",
-        "|---|---|---|",
     ]
-    for name in (*HEADLINE, "threshold"):
-        if name in metrics:
-            m = metrics[name]
-            lines.append(
-                f"| {name} | {m['mean']:.4f} +- {m['std']:.4f} | {m['min']:.4f}-{m['max']:.4f} |"
-            )
-    heads = sorted({name.split(".")[1] for name in metrics if name.startswith("heads.")})
-    if heads:
-        lines += ["", "| head | AUROC | AUPRC |", "|---|---|---|"]
-        for head in heads:
-            cells = [metrics.get(f"heads.{head}.{k}") for k in ("auroc", "auprc")]
-            lines.append(
-                f"| {head} | "
-                + " | ".join(
-                    "—" if c is None else f"{c['mean']:.4f} +- {c['std']:.4f}" for c in cells
+    if seeds:
+        metrics = report["metrics"]
+        lines += ["| metric | mean +- std | min-max |", "|---|---|---|"]
+        for name in (*HEADLINE, "threshold"):
+            if name in metrics:
+                m = metrics[name]
+                lines.append(
+                    f"| {name} | {m['mean']:.4f} +- {m['std']:.4f} "
+                    f"| {m['min']:.4f}-{m['max']:.4f} |"
                 )
-                + " |"
-            )
-    shown = [name for name in HEADLINE if name in metrics]
+        heads = sorted({name.split(".")[1] for name in metrics if name.startswith("heads.")})
+        if heads:
+            lines += ["", "| head | AUROC | AUPRC |", "|---|---|---|"]
+            for head in heads:
+                cells = [metrics.get(f"heads.{head}.{k}") for k in ("auroc", "auprc")]
+                shown_cells = [
+                    "—" if c is None else f"{c['mean']:.4f} +- {c['std']:.4f}" for c in cells
+                ]
+                lines.append(f"| {head} | " + " | ".join(shown_cells) + " |")
+        lines.append("")
+    axis = "seed" if seeds else report["sweep"]
+    shown = [name for name in HEADLINE if all(name in row for row in rows)]
+    heads = [] if seeds else sorted(set.intersection(*(set(r["heads"]) for r in rows)))
     lines += [
-        "",
-        "| seed | " + " | ".join(shown) + " |",
-        "|---" * (len(shown) + 1) + "|",
+        f"| {axis} | " + " | ".join([*shown, *(f"{h} AUROC" for h in heads)]) + " |",
+        "|---" * (len(shown) + len(heads) + 1) + "|",
     ]
     lines += [
-        f"| {row['seed']} | " + " | ".join(f"{row[k]:.4f}" for k in shown) + " |"
-        for row in report["per_seed"]
+        f"| {row[axis]} | "
+        + " | ".join(
+            [f"{row[k]:.4f}" for k in shown] + [f"{row['heads'][h]['auroc']:.4f}" for h in heads]
+        )
+        + " |"
+        for row in rows
     ]
-    for seed, why in report["diverged"].items():
-        lines.append(f"\nSeed {seed} diverged and is left out: {why}.")
+    for member, why in report["diverged"].items():
+        lines.append(f"\n{axis} {member} diverged and is left out: {why}.")
     seconds = report["train_seconds"]
     lines += ["", f"Training time of the whole program: {seconds:.1f} s.", ""]
     lines += [f"![{name}](plots/{name}.png)" for name in report.get("plots", [])]
     write_text(out / "report.md", "\n".join(lines) + "\n")
 
 
-def plot_seed_rocs(out_dir: Path, curves: dict[int, tuple[np.ndarray, np.ndarray]]) -> str:
-    """One ROC figure with a curve per seed (seed -> (test labels, test scores)); returns its
-    name."""
+def plot_member_rocs(
+    out_dir: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], name: str
+) -> str:
+    """One ROC figure, `name`.png, with a curve per run (its name -> (test labels, test
+    scores)); returns `name`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -356,12 +375,12 @@ def plot_seed_rocs(out_dir: Path, curves: dict[int, tuple[np.ndarray, np.ndarray
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(4, 4))
-    for seed, (labels, scores) in curves.items():
+    for label, (labels, scores) in curves.items():
         fpr, tpr, _ = skm.roc_curve(np.asarray(labels).astype(int), scores)
-        ax.plot(fpr, tpr, lw=1, label=f"seed {seed}: AUROC {skm.auc(fpr, tpr):.3f}")
+        ax.plot(fpr, tpr, lw=1, label=f"{label}: AUROC {skm.auc(fpr, tpr):.3f}")
     ax.plot([0, 1], [0, 1], "k--", lw=0.5)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC per seed")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC per run")
     ax.legend(loc="lower right", fontsize="small")
-    fig.savefig(out_dir / "roc_seeds.png", dpi=100, bbox_inches="tight")
+    fig.savefig(out_dir / f"{name}.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
-    return "roc_seeds"
+    return name
