@@ -11,6 +11,11 @@ base features instead of 64, 300 WGAN-GP steps (1,500 critic updates), then 300 
 (1,500 izif encoder updates; the paper's 50,000); `min_updates=0` keeps these 600 steps
 (f-AnoGAN's minimum of updates would make 15,000). Paper defaults otherwise. Thresholds at the
 0.95 quantile of validation normals.
+
+Measured with f-AnoGAN's defaults before issue 16's fixes: DCGAN networks, an unbounded linear
+encoder, optax RMSProp (decay 0.99) for it; commit 66be14a. The current defaults differ, so these
+numbers are not what the command gives today; rerunning it replaces them.
+
 Results (experiments/results/fanogan_kolektorsdd.md; seed 0, 2-core CPU shared with other jobs):
 image AUROC 0.5678, AUPRC 0.5009, F1 0.2687; pixel AUROC 0.8433, PRO 0.5851 (353 s of training).
 Close to chance at image level, as AnoGAN's run: far too little data and training for a GAN.

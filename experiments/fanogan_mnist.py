@@ -11,6 +11,11 @@ instead of 64, 60 epochs of 10 steps (batch 320 = 5 critic sub-batches of 64): 3
 `min_updates=0` keeps these 600 steps (f-AnoGAN's minimum of updates would make 15,000). Paper
 defaults otherwise (izif, kappa 1, latent 128, lambda 10). Thresholds at the 0.95 quantile of
 validation normals.
+
+Measured with f-AnoGAN's defaults before issue 16's fixes: DCGAN networks, an unbounded linear
+encoder, optax RMSProp (decay 0.99) for it; commit c30733c. The current defaults differ, so these
+numbers are not what the command gives today; rerunning it replaces them.
+
 Results (experiments/results/fanogan_mnist.md; seed 0, 2-core CPU shared with other jobs):
 digit 0 anomalous AUROC 0.8033, AUPRC 0.7529, F1 0.5934 (heads: feature_residual 0.8589,
 image_residual 0.6497); digit 3 AUROC 0.6797, AUPRC 0.4910, F1 0.1575; mean AUROC 0.7415; about

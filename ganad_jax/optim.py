@@ -20,11 +20,29 @@ import optax
 
 NAMES = ("adam", "rmsprop", "sgd")
 
+RMSPROP_FORMS = {"optax": (0.9, 1e-8), "torch": (0.99, 1e-8), "tf": (0.9, 1e-10)}
+"""RMSProp's forms and each one's default (decay, eps), every form with v the moving average
+v = decay v + (1 - decay) g^2 and the step p -= lr g / denominator:
+
+- "optax": `optax.rmsprop`'s, v starts at 0, denominator sqrt(v + eps);
+- "torch": PyTorch's `torch.optim.RMSprop` (alpha 0.99, eps 1e-8), v starts at 0, denominator
+  sqrt(v) + eps (epsilon outside the square root);
+- "tf": TensorFlow 1's `tf.train.RMSPropOptimizer` (decay 0.9, epsilon 1e-10, momentum 0), v
+  starts at 1 (its "rms" slot is made with `ones_initializer`, tensorflow/python/training/
+  rmsprop.py), denominator sqrt(v + eps)."""
+
+
+def check_form(form: str) -> str:
+    """`form` if it is one of `RMSPROP_FORMS`, else ValueError."""
+    if form not in RMSPROP_FORMS:
+        raise ValueError(f"rmsprop form must be one of {', '.join(RMSPROP_FORMS)}, got {form!r}")
+    return form
+
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
     """A named optimizer and its hyper-parameters: "adam" (lr, b1, b2, eps), "rmsprop" (lr,
-    decay, eps; epsilon inside the square root, optax's form) or "sgd" (lr)."""
+    decay, eps, `form`, one of `RMSPROP_FORMS`; optax's by default) or "sgd" (lr)."""
 
     name: str
     lr: float
@@ -32,13 +50,29 @@ class Spec:
     b2: float = 0.999
     decay: float = 0.9
     eps: float = 1e-8
+    form: str = "optax"
+
+    @classmethod
+    def rmsprop(cls, lr: float, form: str) -> Spec:
+        """RMSProp in `form` with that form's default decay and eps (see `RMSPROP_FORMS`)."""
+        decay, eps = RMSPROP_FORMS[check_form(form)]
+        return cls("rmsprop", lr, decay=decay, eps=eps, form=form)
 
     def build(self) -> optax.GradientTransformation:
         """The optax transformation."""
         if self.name == "adam":
             return optax.adam(self.lr, b1=self.b1, b2=self.b2, eps=self.eps)
         if self.name == "rmsprop":
-            return optax.rmsprop(self.lr, decay=self.decay, eps=self.eps)
+            check_form(self.form)
+            # optax's own arguments give the other forms exactly: where epsilon goes and where
+            # the moving average starts.
+            return optax.rmsprop(
+                self.lr,
+                decay=self.decay,
+                eps=self.eps,
+                eps_in_sqrt=self.form != "torch",
+                initial_scale=1.0 if self.form == "tf" else 0.0,
+            )
         if self.name == "sgd":
             return optax.sgd(self.lr)
         raise ValueError(f"optimizer must be one of {', '.join(NAMES)}, got {self.name!r}")

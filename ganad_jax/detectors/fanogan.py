@@ -31,22 +31,36 @@ the run (epochs x steps per epoch, or `max_steps`) longer than `gan_steps`, or t
 trained (the `phase` metric says which phase a step ran).
 
 Defaults follow the released code: latent 128, z ~ N(0, 1), n_critic 5, lambda 10, Adam(1e-4,
-betas (0, 0.9)) for G and D, RMSProp(5e-5) for E, kappa 1, 64x64 images. The objectives are
-WGAN-GP's "g" and "d" (see `gan.py`) and the encoder's "e", whose extra terms read x, z (= E(x)),
-x_hat (= G(E(x))), real_features and fake_features (f of x and of x_hat; izif) or, for ziz, z
-(the prior's draw), x_gen (= G(z)) and z_hat (= E(x_gen)). `gan_steps` 5,000 and
-100 epochs are ours: the released code trains the WGAN for 7 epochs of its (unpublished) data set
-and the encoder for 50,000 updates, which 10,000 phase-2 steps give. So the minimum of training
-steps (`min_updates`) is 15,000 = `gan_steps` + those 10,000: where the epochs make fewer (a small
-table's 100 epochs of one batch are 100 steps, all of them in phase 1, so the encoder would never
-train), the run trains the fewest whole epochs that make 15,000. Change it with `gan_steps`
-(gan_steps + the encoder steps wanted); 0 trains the epochs as given.
+betas (0, 0.9)) for G and D (wgangp_64x64.py), kappa 1, 64x64 images, and for E TensorFlow's
+RMSProp(5e-5): decay 0.9, epsilon 1e-10 inside the square root, the accumulator starting at 1
+(z_encoding_izif.py's `tf.train.RMSPropOptimizer(learning_rate=lr)`, lr 5e-5; `rmsprop_form`,
+see `optim.RMSPROP_FORMS`). The code is bounded, E(x) = tanh(linear(...)), in training and in
+scoring (z_encoding_izif.py's default `Z_REG_TYPE = 'tanh_fc'`, "paper version", which
+anomaly_detection.py scores with); `encoder_output="linear"` is the released unconstrained
+alternative (`Z_REG_TYPE = None`, the paper's Appendix A.2). The image networks are the
+released ResNets (`networks="resnet"`, `nn.resnet`): wgangp_64x64.py's `GoodGenerator` (BatchNorm)
+and `GoodDiscriminator` (layer norm, `critic_norm="layer"`), whose features f are the
+flattened output of its last residual block (its `out_features`, before the linear output), and
+z_encoding_izif.py's `Encoder`, the critic's layers with BatchNorm (`encoder_norm="batch"`: the
+released `my_Normalize` gives layer norm only to names containing 'Discriminator') and a linear
+output of 128; `networks="dcgan"` selects the DCGAN networks (`nn.dcgan`). MLPs for tabular
+rows. The objectives are WGAN-GP's "g" and "d" (see `gan.py`) and the encoder's "e", whose extra
+terms read x, z (= E(x)), x_hat (= G(E(x))), real_features and fake_features (f of x and of
+x_hat; izif) or, for ziz, z (the prior's draw), x_gen (= G(z)) and z_hat (= E(x_gen)).
+`gan_steps` 5,000 and 100 epochs are ours: the released code trains the WGAN for 7 epochs of its
+(unpublished) data set and the encoder for 50,000 updates, which 10,000 phase-2 steps give. So
+the minimum of training steps (`min_updates`) is 15,000 = `gan_steps` + those 10,000: where the
+epochs make fewer (a small table's 100 epochs of one batch are 100 steps, all of them in phase
+1, so the encoder would never train), the run trains the fewest whole epochs that make 15,000.
+Change it with `gan_steps` (gan_steps + the encoder steps wanted); 0 trains the epochs as given.
 
 Deviations, and why:
-- DCGAN networks (critic with LayerNorm, encoder = the DCGAN encoder with BatchNorm, as the released
-  encoder's normalisation) instead of the released 64x64 ResNets, so the networks are shared with
-  the other detectors and work at any power-of-two size; MLPs for tabular rows;
-- RMSProp is optax's with decay 0.99 (TF's default, in the released code, is 0.9);
+- the ResNets take any power-of-two size >= 16 and any channel count (the released ones are
+  64x64x1): log2(size) - 2 residual blocks keep the 4x4 map, widths capped at 8 x `features`
+  (see `nn.resnet`);
+- the ziz scheme (not in the released code, which trains izif) uses the same bounded encoder,
+  so its codes E(G(z)) cannot follow a prior draw z outside (-1, 1) (`encoder_output="linear"`
+  for the unbounded one);
 - scoring runs BatchNorm in inference mode; thresholds come from validation normals.
 """
 
@@ -74,19 +88,23 @@ from ganad_jax.detectors import (
     register,
 )
 from ganad_jax.nn import apply
-from ganad_jax.nn.dcgan import NORMS, Encoder
+from ganad_jax.nn.dcgan import NORMS
 from ganad_jax.nn.mlp import MLPEncoder
 
 SCHEMES = ("izi", "ziz", "izif")
+ENCODER_OUTPUTS = ("tanh", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
 class FAnoGANConfig(gan.WGANGPConfig):
     """f-AnoGAN hyper-parameters: WGAN-GP training (see WGANGPConfig), then the encoder.
 
-    `scheme` is the encoder's training objective; `encoder_optimizer` ("rmsprop" or "adam") with
-    `encoder_lr` is its default optimizer (`optimizers["e"]` may give any optax transformation);
-    `score_weight` is the paper's kappa (see the module docstring).
+    `scheme` is the encoder's training objective; `encoder_optimizer` ("rmsprop", in
+    `rmsprop_form`, TensorFlow's by default, or "adam") with `encoder_lr` is its default
+    optimizer (`optimizers["e"]` may give any optax transformation); `encoder_output` "tanh"
+    bounds the code E(x) in (-1, 1), "linear" leaves it unbounded; `networks` "resnet" (the
+    default) or "dcgan" are the image networks; `score_weight` is the paper's kappa (see the
+    module docstring).
     """
 
     HEADS: ClassVar[tuple[str, ...]] = ("anomaly", "image_residual", "feature_residual")
@@ -101,6 +119,9 @@ class FAnoGANConfig(gan.WGANGPConfig):
     encoder_optimizer: str = "rmsprop"
     encoder_lr: float = 5e-5
     encoder_norm: str = "batch"
+    encoder_output: str = "tanh"
+    networks: str = "resnet"
+    rmsprop_form: str = "tf"
     score_head: str = "anomaly"
 
     def __post_init__(self) -> None:
@@ -108,6 +129,7 @@ class FAnoGANConfig(gan.WGANGPConfig):
         super().__post_init__()
         gan.check_choice("encoder_optimizer", self.encoder_optimizer, gan.OPTIMIZERS)
         gan.check_choice("encoder_norm", self.encoder_norm, NORMS)
+        gan.check_choice("encoder_output", self.encoder_output, ENCODER_OUTPUTS)
 
     def default_loss_weights(self) -> dict[str, dict[str, float]]:
         """WGAN-GP's, and the encoder scheme's terms: 1 each, kappa for "feature"."""
@@ -117,18 +139,34 @@ class FAnoGANConfig(gan.WGANGPConfig):
         return {**super().default_loss_weights(), "e": encoder}
 
     def optimizer_spec(self, network: str) -> optim.Spec:
-        """E's: `encoder_optimizer` with `encoder_lr` (RMSProp decay 0.99); G's and D's are
-        WGAN-GP's."""
-        if network == "e":
-            return optim.Spec(self.encoder_optimizer, self.encoder_lr, decay=0.99)
-        return super().optimizer_spec(network)
+        """E's: `encoder_optimizer` with `encoder_lr` (RMSProp in `rmsprop_form`, by default
+        TensorFlow's decay 0.9, epsilon 1e-10, accumulator from 1, the released
+        z_encoding_izif.py's `tf.train.RMSPropOptimizer(learning_rate=lr)`; Adam with betas
+        (0.9, 0.999)); G's and D's are WGAN-GP's."""
+        if network != "e":
+            return super().optimizer_spec(network)
+        if self.encoder_optimizer == "rmsprop":
+            return optim.Spec.rmsprop(self.encoder_lr, self.rmsprop_form)
+        return optim.Spec("adam", self.encoder_lr)
 
 
 def encoder_network(config: FAnoGANConfig, x: jnp.ndarray) -> nn.Module:
-    """E: x -> (z, features): the DCGAN encoder for images, an MLP encoder for rows."""
+    """E: x -> (z, features): `config.networks`'s encoder for images (the released ResNet
+    encoder by default), an MLP encoder for rows."""
     if x.ndim == 4:
-        return Encoder(config.latent, config.features, config.encoder_norm)
+        return gan.NETWORKS[config.networks].Encoder(
+            config.latent, config.features, config.encoder_norm
+        )
     return MLPEncoder(config.latent, config.hidden)
+
+
+def encode(
+    config: FAnoGANConfig, params: Any, stats: Any, x: jnp.ndarray, train: bool
+) -> tuple[jnp.ndarray, Any]:
+    """(E(x), E's statistics): the encoder's output, through tanh under `encoder_output` "tanh"
+    (the released Z_REG_TYPE 'tanh_fc', in training and in scoring)."""
+    (z, _), stats = apply(encoder_network(config, x), params, stats, x, train=train)
+    return (jnp.tanh(z) if config.encoder_output == "tanh" else z), stats
 
 
 def init(config: FAnoGANConfig, key: jax.Array, sample_batch: jnp.ndarray) -> State:
@@ -170,18 +208,16 @@ def encoder_update(
 ) -> tuple[Any, Any, Any, dict[str, jnp.ndarray]]:
     """n_critic encoder updates, one per sub-batch; returns E's (params, stats, opt_state) and
     the step's metrics."""
-    encoder = encoder_network(config, batch)
 
     def one_update(carry, inputs):
         e_params, e_opt, e_stats = carry
         x, k = inputs
 
         def loss(e_params):
-            def encode(v):
-                (z, _), stats = apply(encoder, e_params, e_stats, v, train=True)
-                return z, stats
+            def encode_batch(v):
+                return encode(config, e_params, e_stats, v, train=True)
 
-            terms, tensors, stats = encoder_terms(config, state, encode, x, k)
+            terms, tensors, stats = encoder_terms(config, state, encode_batch, x, k)
             total, means = objective(config, "e", terms, tensors)
             return total, (means, stats)
 
@@ -229,9 +265,7 @@ def train_step(
 
 def score(config: FAnoGANConfig, state: State, x: jnp.ndarray) -> Scores:
     """izif anomaly score (default), image and feature residuals of G(E(x)); map |x - G(E(x))|."""
-    (z, _), _ = apply(
-        encoder_network(config, x), state.params["e"], state.batch_stats["e"], x, train=False
-    )
+    z, _ = encode(config, state.params["e"], state.batch_stats["e"], x, train=False)
     x_hat = gan.generate(config, state, z, x)
     image = losses.l2_mean(x, x_hat)
     feature = losses.feature_matching(

@@ -11,7 +11,8 @@ Generator G: z ~ prior -> x; discriminator (critic) D: x -> (score, features).
     WGAN     L_D = D(G(z)) - D(x), D's weights clipped to [-c, c]   L_G = -D(G(z))
     WGAN-GP  L_D = D(G(z)) - D(x) + lambda (||grad D(x~)||_2 - 1)^2, x~ = e x + (1 - e) G(z)
 
-One train_step is one generator update after `n_critic` critic updates. The step's `batch_size`
+One train_step is one generator update after `n_critic` critic updates (more in the long steps
+of `critic_schedule="wgan"`, below). The step's `batch_size`
 real samples are split into `n_critic` sub-batches, one per critic update, so each critic update
 sees fresh real data and an epoch passes every sample through the critic once (as the reference
 code, which draws a new batch per critic iteration); the generator update draws
@@ -21,11 +22,16 @@ These are generators, not detectors; so that they run through the same trainer, 
 tests, they score with the discriminator: head "discriminator" = -D(x) (low realness is
 anomalous). `ganad train` also writes a grid of generated samples (plots/samples.png).
 
-Networks come from the rank of the input: DCGAN (`nn.dcgan`, any power-of-two size >= 16 and any
-channel count) for images, MLPs (`nn.mlp`, linear output for standardised features) for tabular
-rows. Defaults are the papers' (DCGAN: Adam 2e-4, beta1 0.5, batch 128, z ~ U(-1, 1)^100, 64x64;
-WGAN: RMSProp 5e-5, clip 0.01, n_critic 5, z ~ N(0, 1); WGAN-GP: Adam 1e-4, betas (0, 0.9),
-lambda 10, n_critic 5, LayerNorm critic); 25 epochs (the reference PyTorch code's `niter`).
+Networks come from the rank of the input: for images `networks` "dcgan" (the default; `nn.dcgan`,
+any power-of-two size >= 16 and any channel count) or "resnet" (`nn.resnet`: WGAN-GP's 64x64
+ResNets as f-AnoGAN's released wgangp_64x64.py has them, the same sizes), MLPs (`nn.mlp`, linear
+output for standardised features) for tabular rows. Defaults are the papers' (DCGAN: Adam 2e-4,
+beta1 0.5, batch 128, z ~ U(-1, 1)^100, 64x64; WGAN: RMSProp 5e-5, clip 0.01, n_critic 5,
+z ~ N(0, 1); WGAN-GP: Adam 1e-4, betas (0, 0.9), lambda 10, n_critic 5, LayerNorm critic); 25
+epochs (the reference PyTorch code's `niter`). WGAN's RMSProp is PyTorch's (`rmsprop_form`
+"torch": alpha 0.99, eps 1e-8 added outside the square root, the accumulator from 0), as the
+WGAN reference's `optim.RMSprop(lr=5e-5)` (martinarjovsky/WassersteinGAN, main.py);
+`rmsprop_form` "tf" or "optax" selects the other forms (`optim.RMSPROP_FORMS`).
 
 A minimum of 2,000 training steps (`min_updates`, also AnoGAN's): where the epochs make fewer,
 as on small tables (25 epochs of batch 128 are 25-50 steps on 200-300 rows), the run trains the
@@ -34,15 +40,30 @@ makes there (500 epochs of batch 32: 2,000 updates on 128 rows, 3,500 on 200). R
 already make 2,000 steps (an image set of 10,000 samples or more) are unchanged; 0 turns it off.
 A step counts once however many critic updates it holds (WGAN's generator iterations).
 
+`critic_schedule` "wgan" (off by default: "fixed" makes `n_critic` critic updates every step) is
+the WGAN reference's schedule: 100 critic updates before generator update s (the train step's
+`state.step`, the reference's `gen_iterations`) while s < 25 and where s % 500 == 0, n_critic
+otherwise. Such a long step makes its n_critic updates on its sub-batches as every step, then
+100 - n_critic more in a `lax.fori_loop` whose trip count is computed from the step (so the step
+compiles once; a "fixed" step has no loop), each on batch_size // n_critic samples drawn without
+replacement from the step's batch with a fresh key. The reference draws a new batch from its
+loader for each of the 100 iterations; here a step's batch is fixed by the trainer, so a long
+step reuses its batch_size samples and every step, long or not, takes batch_size new ones: the
+step and epoch counts are generator updates either way (the reference's epochs of len(loader)
+critic iterations hold fewer generator iterations while the schedule runs long). The critic's
+metrics are the means over each step's first n_critic updates.
+
 Deviations, and why:
-- WGAN's reference code runs 100 critic iterations for the first 25 generator iterations and
-  every 500th; not done (one `n_critic` keeps one compiled step);
-- WGAN-GP's critic is the DCGAN discriminator with LayerNorm (the paper recommends layer
-  normalisation; its 64x64 experiments use a ResNet), so the same networks serve every detector;
+- WGAN-GP's critic is the DCGAN discriminator with LayerNorm by default (the paper recommends
+  layer normalisation; its 64x64 experiments use the ResNet, `networks="resnet"`), so the same
+  networks serve every detector;
+- WGAN's weights are clipped after every critic update (the reference clamps before each):
+  the same critic serves every update but the first critic update of a run, which sees the
+  unclipped initial weights, and the generator update, which sees clipped ones (the
+  reference's sees its last critic update unclipped); scores read clipped weights;
 - the generator update draws fresh codes (PyTorch's DCGAN example reuses the discriminator
   step's fake batch); the discriminator's BatchNorm statistics from the generator update are
-  discarded;
-- RMSProp is optax's with decay 0.99 (PyTorch's default, the WGAN code's framework).
+  discarded.
 
 Scores read the moving average of the weights when `ema_decay` is set (as every detector's);
 with WGAN's clipping the average follows the clipped weights.
@@ -68,13 +89,22 @@ from ganad_jax.detectors import (
     objective,
     register,
 )
-from ganad_jax.nn import apply
-from ganad_jax.nn.dcgan import NORMS, Decoder, Discriminator, check_image_size
+from ganad_jax.nn import apply, dcgan, resnet
+from ganad_jax.nn.dcgan import NORMS, check_image_size
 from ganad_jax.nn.mlp import MLP, MLPDiscriminator
 
 OBJECTIVES = ("non-saturating", "wasserstein", "wasserstein-gp")
 PRIORS = ("uniform", "normal")
 OPTIMIZERS = ("adam", "rmsprop")
+NETWORKS = {"dcgan": dcgan, "resnet": resnet}
+"""The image networks by name: modules with the same Encoder, Decoder and Discriminator."""
+CRITIC_SCHEDULES = ("fixed", "wgan")
+
+LONG_CRITIC_UPDATES = 100
+WARMUP_GENERATOR_UPDATES = 25
+LONG_EVERY = 500
+"""The WGAN reference's schedule (martinarjovsky/WassersteinGAN, main.py): `Diters = 100` while
+`gen_iterations < 25` and where `gen_iterations % 500 == 0`, else `opt.Diters`."""
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -93,8 +123,13 @@ class DCGANConfig(DetectorConfig):
     batch_size // n_critic samples each (a training set smaller than one batch is one batch, cut
     to a multiple of n_critic). `min_updates` (2,000) is the fewest train steps a run makes: its
     epochs are raised to make them (0: the epochs as given). `hidden` are the MLP widths used for
-    tabular rows. `optimizer` ("adam" or "rmsprop", decay 0.99) with `lr`, `beta1`, `beta2` is
-    the default optimizer of "g" and "d".
+    tabular rows; `networks` ("dcgan" or "resnet", `nn.resnet`) the image networks.
+    `optimizer` ("adam" or "rmsprop") with `lr`, `beta1`, `beta2` is the default optimizer of
+    "g" and "d"; `rmsprop_form` (`optim.RMSPROP_FORMS`: "torch", the default, "tf" or "optax",
+    each with its framework's default decay and eps) is the form of their RMSProp (and of the
+    networks a derived config adds, as f-AnoGAN's encoder). `critic_schedule` "wgan" runs the
+    WGAN reference's schedule (see the module docstring); "fixed", the default, `n_critic`
+    critic updates every step.
 
     Objectives and their terms (`loss_weights`, `extra_terms`):
     - "d": "adversarial" (non-saturating), or "wasserstein" and, for WGAN-GP, "gradient_penalty"
@@ -114,10 +149,13 @@ class DCGANConfig(DetectorConfig):
     n_critic: int = 1
     clip: float = 0.01
     critic_norm: str = "batch"
+    networks: str = "dcgan"
+    critic_schedule: str = "fixed"
     batch_size: int = 128
     epochs: int = 25
     min_updates: int = 2000
     optimizer: str = "adam"
+    rmsprop_form: str = "torch"
     score_head: str = "discriminator"
 
     def __post_init__(self) -> None:
@@ -127,6 +165,9 @@ class DCGANConfig(DetectorConfig):
         check_choice("prior", self.prior, PRIORS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("critic_norm", self.critic_norm, NORMS)
+        check_choice("networks", self.networks, tuple(NETWORKS))
+        check_choice("critic_schedule", self.critic_schedule, CRITIC_SCHEDULES)
+        check_choice("rmsprop_form", self.rmsprop_form, tuple(optim.RMSPROP_FORMS))
         if self.n_critic < 1 or self.batch_size % self.n_critic:
             raise ValueError(
                 f"batch_size ({self.batch_size}) must be a multiple of n_critic ({self.n_critic})"
@@ -153,9 +194,12 @@ class DCGANConfig(DetectorConfig):
         return {"d": critic, "g": {"wasserstein": 1.0}}
 
     def optimizer_spec(self, network: str) -> optim.Spec:
-        """`optimizer` with `lr` for "g" and "d": Adam with the betas, or RMSProp with decay
-        0.99 (PyTorch's default, the WGAN code's framework)."""
-        return optim.Spec(self.optimizer, self.lr, b1=self.beta1, b2=self.beta2, decay=0.99)
+        """`optimizer` with `lr` for "g" and "d": Adam with the betas, or RMSProp in
+        `rmsprop_form` (PyTorch's by default: alpha 0.99, eps 1e-8 outside the square root, as
+        the WGAN reference's `optim.RMSprop(lr=5e-5)`)."""
+        if self.optimizer == "rmsprop":
+            return optim.Spec.rmsprop(self.lr, self.rmsprop_form)
+        return optim.Spec("adam", self.lr, b1=self.beta1, b2=self.beta2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,11 +229,13 @@ class WGANGPConfig(DCGANConfig):
 
 
 def networks(config: DCGANConfig, x: jnp.ndarray) -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator) for `x`: DCGAN for images (rank 4), MLPs for rows (rank 2)."""
+    """(generator, discriminator) for `x`: `config.networks` (DCGAN or the ResNets) for images
+    (rank 4), MLPs for rows (rank 2)."""
     if x.ndim == 4:
+        family = NETWORKS[config.networks]
         return (
-            Decoder(config.image_size, x.shape[-1], config.features),
-            Discriminator(config.features, config.critic_norm),
+            family.Decoder(config.image_size, x.shape[-1], config.features),
+            family.Discriminator(config.features, config.critic_norm),
         )
     if x.ndim == 2:
         return MLP(config.hidden, x.shape[-1]), MLPDiscriminator(config.hidden)
@@ -277,15 +323,27 @@ def clip_weights(config: DCGANConfig) -> Any:
     return lambda params: jax.tree.map(lambda p: jnp.clip(p, -config.clip, config.clip), params)
 
 
+def long_schedule_updates(config: DCGANConfig, step: jnp.ndarray) -> jnp.ndarray:
+    """The critic updates beyond `n_critic` that the WGAN reference's schedule makes before
+    generator update `step` (its `gen_iterations`): 100 in all while step < 25 and where
+    step % 500 == 0, else none."""
+    long = (step < WARMUP_GENERATOR_UPDATES) | (step % LONG_EVERY == 0)
+    return jnp.where(long, max(LONG_CRITIC_UPDATES - config.n_critic, 0), 0).astype(step.dtype)
+
+
 def gan_update(
     config: DCGANConfig, state: State, batch: jnp.ndarray, key: jax.Array
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, jnp.ndarray]]:
-    """n_critic critic updates (one per sub-batch), then one generator update.
+    """n_critic critic updates (one per sub-batch), then `long_schedule_updates` more under
+    `critic_schedule` "wgan", then one generator update.
 
-    Returns the new (params, batch_stats, opt_state) of "g" and "d" and the step's metrics.
+    Returns the new (params, batch_stats, opt_state) of "g" and "d" and the step's metrics (the
+    critic's are the means over its first n_critic updates).
     """
     generator, discriminator = networks(config, batch)
     critic_key, g_key = jax.random.split(key)
+    if config.critic_schedule == "wgan":
+        critic_key, long_key = jax.random.split(critic_key)
     m = batch.shape[0] // config.n_critic
 
     def critic_update(carry, inputs):
@@ -316,9 +374,21 @@ def gan_update(
         state.batch_stats["g"],
     )
     keys = jax.random.split(critic_key, config.n_critic)
-    (d_params, d_opt, d_stats, g_stats), d_metrics = unrolled_scan(
+    carry, d_metrics = unrolled_scan(
         critic_update, carry, (sub_batches(batch, config.n_critic), keys)
     )
+    if config.critic_schedule == "wgan":
+
+        def long_update(_, carry_and_key):
+            carry, k = carry_and_key
+            k, pick_key, update_key = jax.random.split(k, 3)
+            real = batch[jax.random.choice(pick_key, batch.shape[0], (m,), replace=False)]
+            return critic_update(carry, (real, update_key))[0], k
+
+        carry, _ = jax.lax.fori_loop(
+            0, long_schedule_updates(config, state.step), long_update, (carry, long_key)
+        )
+    d_params, d_opt, d_stats, g_stats = carry
     z = sample_prior(config, g_key, m)
 
     def generator_loss(g_params):
