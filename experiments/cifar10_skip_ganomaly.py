@@ -10,6 +10,10 @@ epoch of the 45,000 normal training images; the papers train 15 epochs); paper d
 otherwise (32x32 RGB, Skip-GANomaly w_con 40 and lambda 0.9, GANomaly w_con 50). Thresholds:
 0.95 quantile of validation normals.
 
+Measured with Skip-GANomaly's networks before issue 16's fixes: the DCGAN discriminator with 4x4
+features, the U-Net without pix2pix's ReLU on its concatenations; commit 0e24fc8. The current
+defaults differ, so these numbers are not what the command gives today; rerunning it replaces them.
+
 Results (experiments/results/cifar10_skip_ganomaly.md; image AUROC of the default head, seed 0):
 
 | anomaly class | ganomaly (latent) | skip-ganomaly (combined) |

@@ -13,6 +13,11 @@ steps the table was made with (the family's minimum of updates would raise them 
 Thresholds: 0.95 quantile of the validation normals. Image AUROC uses each detector's default head (GANomaly and DED-GAN: latent
 code distance; Skip-GANomaly: 0.9 reconstruction + 0.1 D-feature distance).
 
+Measured with Skip-GANomaly's networks before issue 16's fixes (the DCGAN discriminator with 4x4
+features, the U-Net without pix2pix's ReLU on its concatenations; the GANomaly and DED-GAN rows'
+networks are unchanged); commit 0e24fc8. The current defaults differ, so these numbers are not what
+the command gives today; rerunning it replaces them.
+
 Results (experiments/results/kolektorsdd_encoder_decoder.md; mean +- std over seeds 0, 1, 2):
 
 | model | image AUROC | AUPRC | pixel AUROC | PRO (FPR <= 0.3) |

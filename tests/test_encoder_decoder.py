@@ -51,7 +51,8 @@ def test_unet_widths_and_skips():
 def test_skip_connections_carry_fine_detail():
     # one changed input pixel moves the output pixel right there, through the 8x8 skip
     model = UNet(1, 4)
-    x = jnp.zeros((1, 16, 16, 1))
+    # not zeros: the ReLU on each concatenation has no gradient where the skip is exactly 0
+    x = jax.random.uniform(jax.random.key(1), (1, 16, 16, 1), minval=-1.0, maxval=1.0)
     variables = model.init(jax.random.key(0), x, train=False)
     grad = jax.grad(lambda v: model.apply(variables, v, train=False)[0, 5, 5, 0])(x)
     assert float(jnp.abs(grad[0, 5, 5, 0])) > 0

@@ -149,12 +149,12 @@ def train_step(
     config: DEDGANConfig, state: State, x: jnp.ndarray, key: jax.Array
 ) -> tuple[State, dict[str, jnp.ndarray]]:
     """One G update with the step's adversarial weight w(t), then one D update."""
-    del key  # the step is deterministic given the batch
     ramp = adversarial_weight(config, state.step)
     new, metrics = generator_discriminator_step(
         config,
         state,
         x,
+        key,
         *networks(config, x),
         output_names=OUTPUT_NAMES,
         generator_terms=_generator_terms,

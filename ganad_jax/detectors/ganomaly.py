@@ -3,7 +3,10 @@
 Akcay, Atapour-Abarghouei and Breckon, ACCV 2018, arXiv:1805.06725.
 
 Generator G = encoder G_E, decoder G_D and a second encoder E: z = G_E(x), x' = G_D(z), z' = E(x').
-Discriminator D: DCGAN classifier whose last 4x4 feature map f is used for feature matching.
+Discriminator D: DCGAN classifier whose last 4x4 feature map f is used for feature matching; it is
+the released `NetD` (`lib/networks.py`): the DCGAN encoder's layers but the last as the features
+(after their LeakyReLU(0.2)), the last 4x4 valid convolution to one output as the classifier,
+no biases, no BatchNorm on the first layer (`nn/dcgan.py`'s `Discriminator`).
 
     L_G = w_adv * ||f(x) - f(x')||_2^2 + w_con * ||x - x'||_1 + w_enc * ||z - z'||_2^2
     L_D = BCE(D(x), 1) / 2 + BCE(D(x'), 0) / 2
@@ -23,9 +26,11 @@ the embedded MNIST digits, about 10,500 on CIFAR-10) are unchanged; 0 turns it o
 Deviations from the released code, and why:
 - the score is the mean squared latent distance (as the released code computes it; the paper writes
   an L1 norm); the reconstruction L1 is a second head, "reconstruction";
-- the released code re-initialises D when its loss falls below 1e-5 and min-max normalises scores
-  over the test set; neither is done (the first is a training heuristic outside the paper, the
-  second uses test statistics);
+- the released code re-initialises D when its loss falls below 1e-5 (`optimize_params` in
+  `lib/model.py`), a training heuristic outside the paper: off by default, `--set
+  reinit_d_below=1e-5` does it (see `ganomaly_family.py`);
+- the released code min-max normalises scores over the test set; not done (it uses test
+  statistics);
 - the epoch is never selected on test AUROC: the last epoch is used;
 - scoring runs BatchNorm in inference mode, so a score does not depend on the batch.
 - inputs are pixels mapped to [-1, 1] on every data set; the released code feeds MNIST normalised
@@ -117,11 +122,11 @@ def train_step(
     config: GANomalyConfig, state: State, x: jnp.ndarray, key: jax.Array
 ) -> tuple[State, dict[str, jnp.ndarray]]:
     """One G update, then one D update on the pre-update reconstruction (as the released code)."""
-    del key  # the step is deterministic given the batch
     return generator_discriminator_step(
         config,
         state,
         x,
+        key,
         *networks(config, x),
         output_names=("x_hat", "z", "z_hat"),
         generator_terms=_generator_terms,

@@ -1,6 +1,7 @@
 """DCGAN encoder, decoder and discriminator for any power-of-two image size >= 16 and any channel
 count (Radford et al. 2016, in the form GANomaly's code uses): 4x4 stride-2 convolutions halve the
-size down to 4x4, a final 4x4 valid convolution maps to the latent vector; the decoder mirrors it."""
+size down to 4x4, a final 4x4 valid convolution maps to the latent vector; the decoder mirrors it.
+`CodeDiscriminator` is Skip-GANomaly's variant, which classifies the encoder's code."""
 
 from __future__ import annotations
 
@@ -100,3 +101,26 @@ class Discriminator(nn.Module):
         """Return (real/fake logit, last 4x4 feature map)."""
         logit, features = Encoder(1, self.features, self.norm, name="body")(x, train)
         return logit[:, 0], features
+
+
+class CodeDiscriminator(nn.Module):
+    """Skip-GANomaly's discriminator (`BasicDiscriminator` in its released
+    `lib/models/networks.py`): the encoder down to a `latent`-channel 1x1 code, which is the
+    features, then a 3x3 convolution (stride 1, padding 1, no bias) of the code to one logit.
+
+    The released code ends in a sigmoid and BCELoss; here the logit goes to the cross-entropy on
+    logits, the same loss without the probability's rounding. On the 1x1 code only the centre tap
+    of the 3x3 kernel meets the input (the released layer's shape is kept, with its 9x parameters).
+    Returns (logit (N,), features (N, 1, 1, latent)).
+    """
+
+    latent: int = 100
+    features: int = 64
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray, train: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Return (real/fake logit, the 1x1 code)."""
+        code, _ = Encoder(self.latent, self.features, name="body")(x, train)
+        features = code.reshape(code.shape[0], 1, 1, self.latent)
+        logit = Conv(1, kernel=3, stride=1, padding=1, name="classifier")(features)
+        return logit.reshape(logit.shape[0]), features
