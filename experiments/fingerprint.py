@@ -15,8 +15,8 @@ Measured for the restructuring of 2026-12-03 (`DetectorConfig`, objectives, `opt
 bit-identical between 98386b0 and the restructured tree (run with `GANAD_COMPILATION_CACHE=0` on
 the 2-core CPU).
 
-Measured for issue 16's fidelity fixes of 2026-12-03 (109e2de against the tree of the two commits
-after 4c68d0c): every case identical except f-anogan (image and tabular: tanh encoder,
+Measured for issue 16's fidelity fixes of 2026-12-03 (109e2de against the working tree that
+held them, committed as 2f5ffea and 1711e9d): every case identical except f-anogan (image and tabular: tanh encoder,
 TensorFlow's RMSProp, image ResNets), skip-ganomaly (the released discriminator, pix2pix's U-Net)
 and wgan (image and tabular: PyTorch's RMSProp), the defaults those fixes change.
 """
