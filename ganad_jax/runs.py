@@ -43,6 +43,7 @@ from ganad_jax.evaluation.reports import (
     plot_member_rocs,
     plot_report,
     plot_samples,
+    plot_training_curve,
     write_members_report,
     write_report,
 )
@@ -283,6 +284,37 @@ def train_run(
     return report
 
 
+CURVE_KEYS = ("validation_mean_score", "test_auroc_diagnostic")
+"""The metrics.jsonl keys of a run's training curve (`--set curve_every=N`)."""
+
+
+def training_curve(spec: RunSpec, ds: datasets.Dataset) -> Any:
+    """`curve(state)` for `train.fit` where the run asks for one (`curve_every`), else None: the
+    mean default score of the validation normals (labels not used) and, as a diagnostic that
+    nothing is selected by, the test AUROC."""
+    if spec.train.curve_every is None or ds.folds:
+        return None
+    scorer = make_scorer(spec.detector, spec.config)
+    batch = spec.config.batch_size
+
+    def curve(state: Any) -> dict[str, float]:
+        validation = score_dataset(scorer, state, ds.validation.x, batch).value
+        test = score_dataset(scorer, state, ds.test.x, batch).value
+        return {
+            CURVE_KEYS[0]: float(np.mean(validation)),
+            CURVE_KEYS[1]: ranking_metrics(ds.test.y, test)["auroc"],
+        }
+
+    return curve
+
+
+def _members_curve(curves: list[Any]) -> Any:
+    """`fit_members`' `curve(i, state)` from one `training_curve` per member (None: none)."""
+    if curves[0] is None:
+        return None
+    return lambda index, state: curves[index](state)
+
+
 def _train_one(
     spec: RunSpec, target: Path, ds: datasets.Dataset, resume: bool, primary: bool
 ) -> dict:
@@ -300,6 +332,7 @@ def _train_one(
             options=spec.train,
             resume=resume,
             validation_x=ds.validation.x,
+            curve=training_curve(spec, ds),
         )
     train_seconds = _train_seconds(target, ds, time.perf_counter() - started)
     if primary and resume:  # the training options may have changed (a longer max_steps)
@@ -336,6 +369,7 @@ def _train_members(spec: RunSpec, members: Members, target: Path, ds: datasets.D
         run_dirs=folders,
         options=spec.train,
         validation_x=ds.validation.x,
+        curve=_members_curve([training_curve(member, ds) for member in members.specs]),
     )
     seconds = time.perf_counter() - started
     diverged = {i: r.diverged for i, r in enumerate(results) if r.diverged is not None}
@@ -597,11 +631,33 @@ def evaluate_run(
     images = ds.test.x if ds.modality == "image" else None
     threshold = Threshold(result["threshold"], result["threshold_source"])
     plots = plot_report(out / "plots", ds.test.y, test, threshold, images, masks) if primary else []
+    curve = _logged_curve(out)
+    if primary and curve:
+        plots.append(plot_training_curve(out / "plots", *curve))
     if primary and images is not None and spec.detector.samples is not None:
         key = named_key(jax.random.key(spec.seed), "samples")
         generated = spec.detector.samples(spec.config, state, key, jnp.asarray(ds.train.x[:64]))
         plots.append(plot_samples(out / "plots", np.asarray(generated)))
     return _finish_report(spec, out, ds, result, train_seconds, plots)
+
+
+def _logged_curve(out: Path) -> tuple[list[int], list[float], list[float]] | None:
+    """(steps, validation mean scores, test AUROCs) of the training curve in out/metrics.jsonl,
+    or None where the run logged none."""
+    path = out / "metrics.jsonl"
+    if not path.exists():
+        return None
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if all(key in row for key in CURVE_KEYS):
+            rows.append(row)
+    if not rows:
+        return None
+    return ([r["step"] for r in rows], *([r[key] for r in rows] for key in CURVE_KEYS))
 
 
 def _finish_report(

@@ -182,7 +182,7 @@ def make_spec(
 
 
 def _parse_count(key: str, text: str) -> int | None:
-    if key in ("max_steps", "validate_every", "patience") and text.lower() == "none":
+    if key in ("max_steps", "validate_every", "patience", "curve_every") and text.lower() == "none":
         return None
     try:
         return int(text)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from ganad_jax.train import (
     BestState,
     MetricsLog,
     TrainOptions,
+    curve_due,
     epoch_permutation,
     gathered_step,
     named_key,
@@ -151,11 +152,13 @@ def fit_members(
     options: TrainOptions | None = None,
     validation_x: np.ndarray | None = None,
     announce: bool = True,
+    curve: Callable[[int, State], dict[str, float]] | None = None,
 ) -> list[SeedResult]:
     """Train the runs of (configs[i], seeds[i]) side by side: `fit_seeds` where the members may
     also differ in their config (a sweep of one setting, `ganad train --sweep`). Members of
     different configs run unrolled, each step compiled with its own config; their configs must
-    make the same training plan (batch, epochs) and the same state structure."""
+    make the same training plan (batch, epochs) and the same state structure. `curve(i, state)`
+    is member i's training curve (`train.fit`'s `curve`)."""
     options = TrainOptions() if options is None else options
     check_options(options)
     count = len(seeds)
@@ -208,7 +211,7 @@ def fit_members(
             step_fn = configs_step(detector, configs, plan.batch_size_used)
         results = _train(
             step_fn, plan, data, states, step_keys, data_keys, checkpoints, logs, bests, options,
-            started, seeds,
+            started, seeds, curve,
         )  # fmt: skip
     finally:
         for closable in (*checkpoints, *logs, *bests):
@@ -223,7 +226,7 @@ def fit_members(
 
 def _train(
     step_fn, plan, data, states, step_keys, data_keys, checkpoints, logs, bests, options, started,
-    seeds,
+    seeds, curve,
 ) -> list[SeedResult]:  # fmt: skip
     """The loop of `fit_members`: one step for all members, then each member's bookkeeping."""
     count, n = len(seeds), len(data)
@@ -287,6 +290,11 @@ def _train(
                     logs[s].write(done, {"validation_loss": loss})
                     if best.should_stop(done) and checkpoints[s] is not None:
                         saving[s] = True  # so that a resumed seed stops here too
+                if curve_due(options, done, total, curve):
+                    state = member(states, s) if state is None else state
+                    values = curve(s, state)
+                    histories[s].append({"step": done, **values})
+                    logs[s].write(done, values)
                 if saving[s]:
                     state = member(states, s) if state is None else state
                     seconds = time.perf_counter() - started

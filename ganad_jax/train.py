@@ -68,6 +68,10 @@ class TrainOptions:
     cannot decide (on KDD Cup 99 about 2 % of the validation normals score far above the rest).
     The threshold is fitted on the same validation normals; the report says so.
 
+    `curve_every` N calls the `curve` given to `fit` every N steps and at the end and logs what it
+    returns (a run's training curves: the mean score of the validation normals and, labelled as
+    a diagnostic that selects nothing, the test AUROC; see `runs`).
+
     `seed_mapping` is how the runs of several seeds in one program (`ganad_jax.seeds`) are mapped
     over the seed axis: "auto" (vmapped, but unrolled for images on CPU, as the GAN ensemble),
     "vmap" or "unrolled" (each seed's step the computation of its single-seed run: its
@@ -85,6 +89,7 @@ class TrainOptions:
     patience: int | None = None
     validation_statistic: str = "mean"
     seed_mapping: str = "auto"
+    curve_every: int | None = None
 
     def __post_init__(self) -> None:
         check_fields(self, TRAIN_OPTION_RANGES)
@@ -118,7 +123,7 @@ TRAIN_OPTION_RANGES = {
     **dict.fromkeys(
         (
             "log_every", "checkpoint_every", "keep_checkpoints", "max_steps", "ensemble_shards",
-            "validate_every", "patience",
+            "validate_every", "patience", "curve_every",
         ),
         COUNT,
     ),
@@ -491,6 +496,12 @@ class BestState:
             self.saved.close()
 
 
+def curve_due(options: TrainOptions, done: int, total: int, curve: Callable | None) -> bool:
+    """Whether a run's training curve gets a point after step `done` of `total`."""
+    every = options.curve_every
+    return curve is not None and every is not None and (done % every == 0 or done == total)
+
+
 def fit(
     detector: Detector,
     config: Any,
@@ -502,6 +513,7 @@ def fit(
     resume: bool = False,
     validation_x: np.ndarray | None = None,
     announce: bool = True,
+    curve: Callable[[State], dict[str, float]] | None = None,
 ) -> tuple[State, list[dict[str, float]]]:
     """Train `detector` on `train_x` (normal samples only) and return (state, logged metrics).
 
@@ -510,7 +522,8 @@ def fit(
     and draws exactly the keys and batches an uninterrupted run would, dropping what the earlier
     run logged or saved after that step. Each checkpoint records the training seconds so far,
     summed over resumed runs (`elapsed_seconds`). `validation_x` (held-back normals) enables
-    early stopping when `options.validate_every` is set (see `TrainOptions`).
+    early stopping when `options.validate_every` is set (see `TrainOptions`); `curve(state)` is
+    logged every `options.curve_every` steps.
 
     The batch and the number of epochs follow `plan_training`: a training set smaller than one
     batch is one batch, and epochs that make fewer than the config's `min_updates` steps are
@@ -618,6 +631,10 @@ def fit(
                 log.write(done, {"validation_loss": loss})
                 if best.should_stop(done) and checkpoints is not None and not is_checkpoint:
                     is_checkpoint = True  # so that a resumed run stops here too
+            if curve_due(options, done, total, curve):
+                values = curve(state)
+                history.append({"step": done, **values})
+                log.write(done, values)
             if is_checkpoint:
                 seconds = seconds_before + time.perf_counter() - started
                 checkpoints.save(done, state, {"train_seconds": seconds})

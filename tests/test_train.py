@@ -140,3 +140,25 @@ def test_the_report_says_stopping_and_threshold_share_the_validation_normals():
     plan = plan_training(spec.detector, spec.config, 200)
     notes = runs.training_summary(plan, plan.total_steps, spec.train)["training_notes"]
     assert any("lowest median" in n and "the threshold is also fitted on" in n for n in notes)
+
+
+def test_a_training_curve_logs_validation_scores_and_the_test_auroc_diagnostic(tmp_path):
+    import json
+
+    from ganad_jax import runs, runspec
+
+    settings = ("batch_size=16", "max_steps=4", "curve_every=2")
+    spec = runspec.make_spec("egbad", "breast-cancer", 0, settings, progress=False)
+    report = runs.train_run(spec, tmp_path / "run")
+    rows = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    curve = [r for r in rows if "test_auroc_diagnostic" in r]
+    assert [r["step"] for r in curve] == [2, 4]
+    # the last point is the evaluated state: the report's AUROC, the saved validation scores' mean
+    assert curve[-1]["test_auroc_diagnostic"] == pytest.approx(report["auroc"], abs=1e-12)
+    with np.load(tmp_path / "run" / "scores.npz") as scores:
+        validation = scores[f"validation/{report['score_head']}"]
+    assert curve[-1]["validation_mean_score"] == pytest.approx(float(validation.mean()), rel=1e-6)
+    assert "training_curve" in report["plots"]
+    assert (tmp_path / "run" / "plots" / "training_curve.png").stat().st_size > 0

@@ -384,3 +384,26 @@ def plot_member_rocs(
     fig.savefig(out_dir / f"{name}.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return name
+
+
+def plot_training_curve(
+    out_dir: Path, steps: list[int], validation: list[float], test_auroc: list[float]
+) -> str:
+    """The training curve of a run (`--set curve_every=N`): the mean score of the validation
+    normals (no labels) and, labelled as a diagnostic that selects nothing, the test AUROC, at
+    each logged step; returns its name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
+    left.plot(steps, validation, marker=".")
+    left.set(xlabel="step", ylabel="mean score", title="Validation normals (no labels)")
+    right.plot(steps, test_auroc, marker=".", color="tab:red")
+    right.set(xlabel="step", ylabel="AUROC", title="Diagnostic: test AUROC (selects nothing)")
+    fig.tight_layout()
+    fig.savefig(out_dir / "training_curve.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return "training_curve"
