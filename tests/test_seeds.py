@@ -126,6 +126,7 @@ def test_ganad_train_seeds_writes_a_run_per_seed_and_a_report_over_them(tmp_path
     from ganad_jax.cli import main
 
     tiny = ["--data", "breast-cancer", "--quiet", "--set", "batch_size=16", "--set", "max_steps=3"]
+    tiny += ["--set", "curve_every=3"]  # each seed logs its training curve
     out = tmp_path / "seeds"
     assert main(["train", "egbad", "--seeds", "0-1", "--out", str(out), *tiny]) == 0
     assert "2 of 2 seeds: AUROC" in capsys.readouterr().out
@@ -138,7 +139,7 @@ def test_ganad_train_seeds_writes_a_run_per_seed_and_a_report_over_them(tmp_path
         assert main(["train", "egbad", "--seed", str(seed), "--out", str(single), *tiny]) == 0
         alone = json.loads((single / "report.json").read_text())
         member = json.loads((out / f"seed-{seed}" / "report.json").read_text())
-        assert member["seed"] == seed
+        assert member["seed"] == seed and "training_curve" in member["plots"]
         np.testing.assert_allclose(member["auroc"], alone["auroc"], atol=1e-3)
         aurocs.append(member["auroc"])
         assert main(["evaluate", str(out / f"seed-{seed}")]) == 0  # a complete run of its own
