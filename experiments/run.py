@@ -89,15 +89,17 @@ class Baseline:
     def report(self) -> dict:
         """The metrics of a run's report (those `evaluate_scores` computes) and its fit time."""
         source = datasets.get(self.data)
-        options, evaluation = {}, {}
+        options, data_options, evaluation = {}, {}, {}
         for item in self.settings:
             key, text = item.split("=", 1)
             if key == "image_size":  # the size the table's models read the images at
                 options["image_size"] = int(text)
             elif key in source.defaults:
-                options.update(datasets.coerce_options(self.data, {key: text}))
+                data_options[key] = text
             else:
                 evaluation[key] = runspec.parse_value(runspec.EvalOptions, key, text)
+        # coerced together: coerce_options fills every key it is not given with its default
+        options.update(datasets.coerce_options(self.data, data_options))
         default = runspec.EvalOptions.threshold_quantile
         evaluation = runspec.EvalOptions(
             **{"threshold_quantile": source.threshold_quantile or default, **evaluation}

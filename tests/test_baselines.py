@@ -101,6 +101,19 @@ def test_experiment_baseline_rows_are_evaluated_as_runs_are(tmp_path, monkeypatc
     assert line.startswith(f"| `{baseline.command()}` | {report['auroc']:.4f} | — |")
 
 
+def test_experiment_baseline_rows_apply_every_data_setting(monkeypatch):
+    # two data keys: the second must not reset the first to its default (protocol)
+    run = _experiments_run(monkeypatch)
+    loaded = []
+    monkeypatch.setattr(run.baselines, "fit", lambda method, x, seed: lambda y: np.zeros(len(y)))
+    real_load = run.datasets.load
+    monkeypatch.setattr(run.datasets, "load", lambda *a, **o: loaded.append(o) or real_load(*a, **o))
+    settings = ("protocol=one-class-normal", "normal_class=3", "image_size=8")
+    run.Baseline("knn", "digits", settings).report()
+    assert loaded[0]["protocol"] == "one-class-normal" and loaded[0]["normal_class"] == 3
+    assert loaded[0]["image_size"] == 8
+
+
 def _rotation(n: int, seed: int) -> np.ndarray:
     q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(n, n)))
     return q
