@@ -107,7 +107,9 @@ def test_experiment_baseline_rows_apply_every_data_setting(monkeypatch):
     loaded = []
     monkeypatch.setattr(run.baselines, "fit", lambda method, x, seed: lambda y: np.zeros(len(y)))
     real_load = run.datasets.load
-    monkeypatch.setattr(run.datasets, "load", lambda *a, **o: loaded.append(o) or real_load(*a, **o))
+    monkeypatch.setattr(
+        run.datasets, "load", lambda *a, **o: loaded.append(o) or real_load(*a, **o)
+    )
     settings = ("protocol=one-class-normal", "normal_class=3", "image_size=8")
     run.Baseline("knn", "digits", settings).report()
     assert loaded[0]["protocol"] == "one-class-normal" and loaded[0]["normal_class"] == 3
