@@ -6,10 +6,17 @@ or unrolled for images on CPU, where XLA runs vmapped convolutions as slow group
 `TrainOptions.seed_mapping` forces either). Member s is the run of `--seed s`: it is initialised
 with that run's init key, takes that run's epoch permutations and step keys, and so its
 parameters and scores equal the single-seed run's to float rounding (tests/test_seeds.py compares
-them). Vmapped, the rounding differs from the single run's and, in a long GAN training, such
-differences can grow into visibly different runs; unrolled, each member runs the single run's
-computation, so its parameters equal that run's bit for bit however long it trains (BatchNorm's
-running statistics, which training never reads, still differ by rounding). Each seed keeps its own checkpoints, metrics and
+them). In a long GAN training such rounding differences can grow into visibly different runs,
+vmapped or unrolled: unrolled, each member's step is written out in the larger program, which
+XLA may fuse differently from the single run's. Measured: EGBAD's 121-column KDD Cup 99 runs
+unrolled equal their single runs exactly after 178,600 steps (experiments/seeds_kdd99.py), but
+GANomaly on MNIST at the paper's shapes differs from step 20 on (losses in the sixth digit) and
+ends 400 steps later at test AUROCs up to 0.008 apart (experiments/seeds_mnist.py).
+`seed_mapping="sequential"` runs each member's own compiled single-run step
+(`train.make_train_step`) one member after another instead of one program: each member is its
+run bit for bit, BatchNorm statistics included, however long it trains, at the speed of the
+runs one by one (on a CPU, about what unrolling gives for images; see experiments/bench.md).
+Each seed keeps its own checkpoints, metrics and
 early stopping in its own run folder, and a seed whose loss or parameters become non-finite is
 reported as diverged and left behind while the others go on (the program still computes its
 member; nothing of it is kept).
@@ -42,6 +49,7 @@ from ganad_jax.train import (
     curve_due,
     epoch_permutation,
     gathered_step,
+    make_train_step,
     named_key,
     plan_training,
     print_notes,
@@ -117,6 +125,20 @@ def configs_step(detector: Detector, configs: Sequence[Any], batch_size: int):
     return jax.jit(step, donate_argnums=0)
 
 
+def sequential_step(steps: Sequence[Callable[..., Any]]):
+    """The members' step that runs member i's own compiled single-run step `steps[i]` (from
+    `train.make_train_step`: the executable its run alone uses) on its slice of the states, one
+    member after another: each member is its run bit for bit, however long it trains."""
+
+    def step(states, data, perms, index, keys):
+        outs = [
+            one(member(states, i), data, perms[i], index, keys[i]) for i, one in enumerate(steps)
+        ]
+        return stack(outs)
+
+    return step
+
+
 def check_options(options: TrainOptions) -> None:
     """ConfigError for the training options many seeds in one program do not take."""
     if options.devices != 1 or jax.process_count() > 1:
@@ -156,7 +178,8 @@ def fit_members(
 ) -> list[SeedResult]:
     """Train the runs of (configs[i], seeds[i]) side by side: `fit_seeds` where the members may
     also differ in their config (a sweep of one setting, `ganad train --sweep`). Members of
-    different configs run unrolled, each step compiled with its own config; their configs must
+    different configs run unrolled (or, with `seed_mapping="sequential"`, one after another),
+    each step compiled with its own config; their configs must
     make the same training plan (batch, epochs) and the same state structure. `curve(i, state)`
     is member i's training curve (`train.fit`'s `curve`)."""
     options = TrainOptions() if options is None else options
@@ -205,7 +228,11 @@ def fit_members(
                 BestState(detector, config, validation_x, options, d, init)
                 for config, d, init in zip(configs, dirs, inits, strict=True)
             ]
-        if all(config == configs[0] for config in configs):
+        if options.seed_mapping == "sequential":
+            step_fn = sequential_step(
+                [make_train_step(detector, config, plan.batch_size_used) for config in configs]
+            )
+        elif all(config == configs[0] for config in configs):
             step_fn = seeds_step(detector, configs[0], plan.batch_size_used, options.seed_mapping)
         else:
             step_fn = configs_step(detector, configs, plan.batch_size_used)

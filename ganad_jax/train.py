@@ -74,7 +74,9 @@ class TrainOptions:
 
     `seed_mapping` is how the runs of several seeds in one program (`ganad_jax.seeds`) are mapped
     over the seed axis: "auto" (vmapped, but unrolled for images on CPU, as the GAN ensemble),
-    "vmap" or "unrolled" (each seed's step the computation of its single-seed run: its
+    "vmap", "unrolled" (each seed's step written out in one program: equal to its single-seed
+    run to float rounding, as XLA may fuse the larger program differently) or "sequential"
+    (each seed's step the single-seed run's own compiled step, one seed after another: its
     parameters equal that run's bit for bit, however long it trains). A single run ignores it.
     """
 
@@ -93,9 +95,9 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         check_fields(self, TRAIN_OPTION_RANGES)
-        if self.seed_mapping not in MAPPINGS:
+        if self.seed_mapping not in SEED_MAPPINGS:
             raise ConfigError(
-                f"seed_mapping must be one of {', '.join(MAPPINGS)}, got {self.seed_mapping!r}"
+                f"seed_mapping must be one of {', '.join(SEED_MAPPINGS)}, got {self.seed_mapping!r}"
             )
         if self.validation_statistic not in VALIDATION_STATISTICS:
             raise ConfigError(
@@ -110,6 +112,10 @@ def _trimmed_mean(values: np.ndarray) -> float:
     cut = int(0.1 * len(ordered))
     return float(ordered[cut : len(ordered) - cut].mean())
 
+
+SEED_MAPPINGS = (*MAPPINGS, "sequential")
+"""The values of `TrainOptions.seed_mapping`: the GAN ensemble's member mappings and
+"sequential" (each seed's own compiled single-run step in turn, `seeds.sequential_step`)."""
 
 VALIDATION_STATISTICS: dict[str, Callable[[np.ndarray], float]] = {
     "mean": lambda values: float(np.mean(values)),
