@@ -11,7 +11,8 @@ vmapped or unrolled: unrolled, each member's step is written out in the larger p
 XLA may fuse differently from the single run's. Measured: EGBAD's 121-column KDD Cup 99 runs
 unrolled equal their single runs exactly after 178,600 steps (experiments/seeds_kdd99.py), but
 GANomaly on MNIST at the paper's shapes differs from step 20 on (losses in the sixth digit) and
-ends 400 steps later at test AUROCs up to 0.008 apart (experiments/seeds_mnist.py).
+ends 400 steps later at test AUROCs up to 0.008 apart, EGBAD's short MNIST setting up to 0.12
+apart (experiments/seeds_mnist.py).
 `seed_mapping="sequential"` runs each member's own compiled single-run step
 (`train.make_train_step`) one member after another instead of one program: each member is its
 run bit for bit, BatchNorm statistics included, however long it trains, at the speed of the
