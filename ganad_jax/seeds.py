@@ -17,10 +17,10 @@ apart (experiments/seeds_mnist.py).
 (`train.make_train_step`) one member after another instead of one program: each member is its
 run bit for bit, BatchNorm statistics included, however long it trains, at the speed of the
 runs one by one (on a CPU, about what unrolling gives for images; see experiments/bench.md).
-Each seed keeps its own checkpoints, metrics and
-early stopping in its own run folder, and a seed whose loss or parameters become non-finite is
-reported as diverged and left behind while the others go on (the program still computes its
-member; nothing of it is kept).
+
+Each seed keeps its own checkpoints, metrics and early stopping in its own run folder, and a
+seed whose loss or parameters become non-finite is reported as diverged and left behind while
+the others go on (its step is still computed; nothing of it is kept).
 
 What it does not do (a one-line error says so): train on a device mesh (`devices` > 1) or resume;
 every seed's folder is a complete single-seed run, so `ganad train --resume` continues one seed's
