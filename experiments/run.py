@@ -16,7 +16,9 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
+import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -88,46 +90,129 @@ class Baseline:
 
     def report(self) -> dict:
         """The metrics of a run's report (those `evaluate_scores` computes) and its fit time."""
-        source = datasets.get(self.data)
-        options, data_options, evaluation = {}, {}, {}
-        for item in self.settings:
-            key, text = item.split("=", 1)
-            if key == "image_size":  # the size the table's models read the images at
-                options["image_size"] = int(text)
-            elif key in source.defaults:
-                data_options[key] = text
-            else:
-                evaluation[key] = runspec.parse_value(runspec.EvalOptions, key, text)
-        # coerced together: coerce_options fills every key it is not given with its default
-        options.update(datasets.coerce_options(self.data, data_options))
-        default = runspec.EvalOptions.threshold_quantile
-        evaluation = runspec.EvalOptions(
-            **{"threshold_quantile": source.threshold_quantile or default, **evaluation}
-        )
-        ds = datasets.load(self.data, **options)
+        ds, evaluation = load_split(self.data, self.settings)
         started = time.perf_counter()
         score = baselines.fit(self.method, ds.train.x, self.seed)
         seconds = time.perf_counter() - started
-        test, validation = (
-            ScoreArrays({self.method: score(split.x)}, self.method)
-            for split in (ds.test, ds.validation)
+        scores = score(ds.test.x), score(ds.validation.x)
+        return {**evaluate(ds, evaluation, self.method, *scores), "train_seconds": seconds}
+
+
+PEERS = Path(__file__).resolve().parent / "peers"  # the peer scripts
+
+
+@dataclasses.dataclass(frozen=True)
+class Peer:
+    """A row trained by another library: the script `experiments/peers/SCRIPT.py`, run in the
+    Python that GANAD_PEER_PYTHON names (this one where it is unset), trains on the training
+    images of `data` (read with `settings`, as `Baseline` reads them) and scores its validation
+    and test images, which are evaluated as a run is. `options` are the script's own flags
+    (its budget); the versions it ran with go into the row."""
+
+    script: str
+    data: str
+    settings: tuple[str, ...] = ()
+    seed: int = 0
+    options: tuple[str, ...] = ()
+
+    def _line(self, seed: bool) -> str:
+        sets = "".join(f" --set {s}" for s in self.settings)
+        seeded = f" --seed {self.seed}" if seed else ""
+        flags = "".join(f" {o}" for o in self.options)
+        return f"peer {self.script} --data {self.data}{seeded}{sets}{flags}"
+
+    def command(self) -> str:
+        """How the table names the row (this script runs it; the script's docstring says how)."""
+        return self._line(seed=True)
+
+    def group(self) -> str:
+        """The row's name without the seed."""
+        return self._line(seed=False)
+
+    def report(self, folder: Path) -> dict:
+        """Export the split to `folder`, run the peer script there and evaluate its scores; a
+        folder that already holds the report is read instead (a finished row is not rerun)."""
+        path = folder / "report.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        ds, evaluation = load_split(self.data, self.settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        split, scores = folder / "split.npz", folder / "scores.npz"
+        np.savez(split, train=ds.train.x, validation=ds.validation.x, test=ds.test.x)
+        script = PEERS / f"{self.script}.py"
+        python = os.environ.get("GANAD_PEER_PYTHON", sys.executable)
+        started = time.perf_counter()
+        subprocess.run(
+            [python, str(script), str(split), str(scores), "--seed", str(self.seed), *self.options],
+            check=True,
         )
-        report = evaluate_scores(
-            ds.test.y, test, validation, evaluation.threshold_quantile, evaluation.oracle
-        )
-        return {**report, "train_seconds": seconds}
+        seconds = time.perf_counter() - started
+        split.unlink()
+        out = np.load(scores)
+        report = {
+            **evaluate(ds, evaluation, self.script, out["test"], out["validation"]),
+            "train_seconds": seconds,
+            "updates": int(out["updates"]),
+            "peer": str(out["versions"]),
+        }
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        return report
+
+
+def load_split(
+    data: str, settings: tuple[str, ...]
+) -> tuple[datasets.Dataset, runspec.EvalOptions]:
+    """The data set a reference row reads (`image_size` and the data options of `settings`) and
+    its evaluation options (the other settings, over the data set's own defaults)."""
+    source = datasets.get(data)
+    options, data_options, evaluation = {}, {}, {}
+    for item in settings:
+        key, text = item.split("=", 1)
+        if key == "image_size":  # the size the table's models read the images at
+            options["image_size"] = int(text)
+        elif key in source.defaults:
+            data_options[key] = text
+        else:
+            evaluation[key] = runspec.parse_value(runspec.EvalOptions, key, text)
+    # coerced together: coerce_options fills every key it is not given with its default
+    options.update(datasets.coerce_options(data, data_options))
+    default = runspec.EvalOptions.threshold_quantile
+    evaluation = runspec.EvalOptions(
+        **{"threshold_quantile": source.threshold_quantile or default, **evaluation}
+    )
+    return datasets.load(data, **options), evaluation
+
+
+def evaluate(
+    ds: datasets.Dataset,
+    evaluation: runspec.EvalOptions,
+    head: str,
+    test: np.ndarray,
+    validation: np.ndarray,
+) -> dict:
+    """The report metrics of a reference row's test scores, thresholded on its validation
+    normals' scores."""
+    return evaluate_scores(
+        ds.test.y,
+        ScoreArrays({head: test}, head),
+        ScoreArrays({head: validation}, head),
+        evaluation.threshold_quantile,
+        evaluation.oracle,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """A named list of runs and the metrics its table shows; a dotted metric name reaches into
     a report's sub-dict ("oracle.oracle_top_k_f1", with `--set oracle=true`; "heads.NAME.f1").
-    `baselines` add reference rows after the runs."""
+    `baselines` add reference rows after the runs, and `peers` rows trained by other libraries
+    after those."""
 
     name: str
     runs: tuple[Run, ...]
     metrics: tuple[str, ...] = ("auroc", "auprc", "f1")
     baselines: tuple[Baseline, ...] = ()
+    peers: tuple[Peer, ...] = ()
 
 
 def load(path: Path) -> Experiment:
@@ -195,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     for baseline in experiment.baselines:
         rows.append(row(baseline, baseline.report(), experiment.metrics))
         print(f"{baseline.command()}: done", flush=True)
+    for peer in experiment.peers:
+        report = peer.report(args.out / experiment.name / folder_name(peer.command()))
+        rows.append({**row(peer, report, experiment.metrics), "peer": report["peer"]})
+        print(f"{peer.command()}: {report['train_seconds']:.0f} s", flush=True)
     write_results(experiment, rows, Path("experiments/results"))
     return 0
 
@@ -227,7 +316,7 @@ def seeds_command(run: Run, seeds: tuple[int, ...]) -> str:
     )
 
 
-def row(run: Run | Baseline, report: dict, metrics: tuple[str, ...]) -> dict:
+def row(run: Run | Baseline | Peer, report: dict, metrics: tuple[str, ...]) -> dict:
     """A table row: the command, its group and the metrics of its report."""
     return {
         "command": run.command(),
@@ -305,6 +394,9 @@ def write_results(experiment: Experiment, rows: list[dict], folder: Path) -> Non
             "(`ganad train --seeds`, its command in each JSON row's `program`); their train s "
             "is that program's.",
         ]
+    versions = sorted({line["peer"] for line in rows if "peer" in line})
+    if versions:
+        lines += ["", f"Peer rows ran with {'; '.join(versions)}."]
     sources = sorted({row["threshold_source"] for row in rows})
     lines += ["", f"Thresholds: {'; '.join(sources)}." if rows else ""]
     (folder / f"{experiment.name}.md").write_text("\n".join(lines) + "\n")

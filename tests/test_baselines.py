@@ -1,4 +1,5 @@
-"""Per-head report metrics, the reference baselines and the experiment harness's baseline rows."""
+"""Per-head report metrics, the reference baselines and the experiment harness's baseline and
+peer rows."""
 
 from __future__ import annotations
 
@@ -114,6 +115,47 @@ def test_experiment_baseline_rows_apply_every_data_setting(monkeypatch):
     run.Baseline("knn", "digits", settings).report()
     assert loaded[0]["protocol"] == "one-class-normal" and loaded[0]["normal_class"] == 3
     assert loaded[0]["image_size"] == 8
+
+
+FAKE_PEER = """
+import sys
+import numpy as np
+split, scores = np.load(sys.argv[1]), sys.argv[2]
+with open(scores + ".calls", "a") as f:
+    f.write(" ".join(sys.argv[3:]) + "\\n")
+total = lambda x: x.reshape(len(x), -1).sum(axis=1)
+np.savez(scores, validation=total(split["validation"]), test=total(split["test"]),
+         updates=np.int64(len(split["train"])), versions=np.array("fake 1.0"))
+"""
+
+
+def test_experiment_peer_rows_run_the_script_once_and_are_evaluated_as_runs_are(
+    tmp_path, monkeypatch
+):
+    run = _experiments_run(monkeypatch)
+    (tmp_path / "fake.py").write_text(FAKE_PEER)
+    monkeypatch.setattr(run, "PEERS", tmp_path)
+    monkeypatch.delenv("GANAD_PEER_PYTHON", raising=False)
+    peer = run.Peer("fake", "breast-cancer", ("threshold_quantile=0.9",), 2, ("--epochs", "3"))
+    assert peer.command() == (
+        "peer fake --data breast-cancer --seed 2 --set threshold_quantile=0.9 --epochs 3"
+    )
+    folder = tmp_path / "row"
+    report = peer.report(folder)
+    ds, _ = run.load_split("breast-cancer", ())
+    total = [x.reshape(len(x), -1).sum(axis=1) for x in (ds.test.x, ds.validation.x)]
+    expected = evaluate_scores(
+        ds.test.y, ScoreArrays({"fake": total[0]}, "fake"),
+        ScoreArrays({"fake": total[1]}, "fake"), 0.9,
+    )  # fmt: skip
+    assert report["auroc"] == expected["auroc"] and report["f1"] == expected["f1"]
+    assert report["updates"] == len(ds.train.x) and report["peer"] == "fake 1.0"
+    assert peer.report(folder) == report  # read back, not rerun
+    calls = (folder / "scores.npz.calls").read_text().splitlines()
+    assert calls == ["--seed 2 --epochs 3"] and not (folder / "split.npz").exists()
+    rows = [{**run.row(peer, report, ("auroc",)), "peer": report["peer"]}]
+    run.write_results(run.Experiment("t", (), ("auroc",)), rows, tmp_path)
+    assert "Peer rows ran with fake 1.0." in (tmp_path / "t.md").read_text()
 
 
 def _rotation(n: int, seed: int) -> np.ndarray:
