@@ -64,6 +64,11 @@ Deviations, and why:
 - the generator update draws fresh codes (PyTorch's DCGAN example reuses the discriminator
   step's fake batch); the discriminator's BatchNorm statistics from the generator update are
   discarded.
+- the order of updates: a step is n_critic critic updates, then one generator update. The
+  WGAN-GP reference loop that f-AnoGAN releases (`wgangp_64x64.py`, its `while iteration < ...`
+  loop) puts the generator update first and skips it in the first pass (`if (iteration+1) > 1`),
+  so it runs C^5 G C^5 G ... C^5: the same interleaving, and a run of ours holds one more
+  generator update (its last) than the reference's of as many critic passes.
 
 Scores read the moving average of the weights when `ema_decay` is set (as every detector's);
 with WGAN's clipping the average follows the clipped weights.

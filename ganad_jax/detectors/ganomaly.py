@@ -33,6 +33,11 @@ Deviations from the released code, and why:
   statistics);
 - the epoch is never selected on test AUROC: the last epoch is used;
 - scoring runs BatchNorm in inference mode, so a score does not depend on the batch.
+- BatchNorm scales start at 1 (Flax's default) in G and D; the released `weights_init`
+  (`lib/networks.py`) draws them from N(1, 0.02) (biases 0 in both). Not copied, so that every
+  network of the library starts its normalisation alike and earlier results stay reproducible;
+  the effect of that 2 % spread at initialisation has not been measured. Skip-GANomaly and
+  DED-GAN share these layers and this choice.
 - inputs are pixels mapped to [-1, 1] on every data set; the released code feeds MNIST normalised
   by mean 0.1307 / std 0.3081 (`lib/data.py`, about [-0.42, 2.82]) into its tanh decoder, whose
   output cannot reach most of that range (CIFAR-10 it maps to [-1, 1], as here);

@@ -44,7 +44,9 @@ Deviations from the paper and the released code, and why:
   `set_input(..., noise=False)` never fills (it stays `torch.empty`'s uninitialised memory);
 - the released code min-max normalises scores over the test set and keeps the epoch with the best
   test AUROC; neither is done (both use test data): the last epoch is scored;
-- scoring runs BatchNorm in inference mode, so a score does not depend on the batch.
+- scoring runs BatchNorm in inference mode, so a score does not depend on the batch;
+- BatchNorm scales start at 1, where the released `weights_init` draws N(1, 0.02) (as for
+  GANomaly, see `ganomaly.py`).
 """
 
 from __future__ import annotations
