@@ -32,6 +32,7 @@ from ganad_jax import data as datasets
 from ganad_jax import runs, runspec
 from ganad_jax.evaluation import baselines
 from ganad_jax.evaluation.metrics import evaluate_scores
+from ganad_jax.evaluation.reports import plot_training_curves
 from ganad_jax.scoring import ScoreArrays
 
 
@@ -99,6 +100,7 @@ class Baseline:
 
 
 PEERS = Path(__file__).resolve().parent / "peers"  # the peer scripts
+RESULTS = Path("experiments/results")  # where the tables go, from the repository root
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     experiment = load(args.config)
     reports: dict[int, dict] = {}
+    curves: dict[int, tuple] = {}  # the training curves the runs logged (curve_every)
     programs: dict[int, str] = {}  # the --seeds command each run was trained in
     for indices in seed_groups(experiment.runs):
         runs_of_group = [experiment.runs[i] for i in indices]
@@ -267,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         for i, path in zip(indices, paths, strict=True):
             if path.exists():  # (a seed that diverged has no report)
                 reports[i] = json.loads(path.read_text())
+                if curve := runs.logged_curve(path.parent):
+                    curves[i] = curve
                 if len(indices) > 1:
                     programs[i] = command
     rows = [
@@ -284,8 +289,33 @@ def main(argv: list[str] | None = None) -> int:
         report = peer.report(args.out / experiment.name / folder_name(peer.command()))
         rows.append({**row(peer, report, experiment.metrics), "peer": report["peer"]})
         print(f"{peer.command()}: {report['train_seconds']:.0f} s", flush=True)
-    write_results(experiment, rows, Path("experiments/results"))
+    write_results(experiment, rows, RESULTS)
+    if curves:
+        write_curves(experiment, curves)
     return 0
+
+
+def write_curves(experiment: Experiment, curves: dict[int, tuple], folder: Path = RESULTS) -> None:
+    """experiments/results/NAME_curves.png: the training curves `curves` (by run index) of the
+    runs that logged one, each labelled by what its command does not share with the others', and
+    a line in NAME.md that names the figure."""
+    parts = {}
+    for i in curves:  # the model, then each "--flag value" of the command
+        _, *flags = experiment.runs[i].command().split(" --")
+        parts[i] = [experiment.runs[i].model, *(f"--{flag}" for flag in flags)]
+    shared = set.intersection(*(set(p) for p in parts.values()))
+    labels = {
+        i: " ".join(p for p in parts[i] if p not in shared) or experiment.runs[i].model
+        for i in curves
+    }
+    path = folder / f"{experiment.name}_curves.png"
+    plot_training_curves(path, {labels[i]: curve for i, curve in curves.items()})
+    table = folder / f"{experiment.name}.md"
+    table.write_text(
+        table.read_text()
+        + f"\nTraining curves of the {len(curves)} runs that logged one (the validation normals' "
+        f"mean score; the test AUROC, a diagnostic that selects nothing): `{path.name}`.\n"
+    )
 
 
 def seed_groups(all_runs: tuple[Run, ...]) -> list[list[int]]:

@@ -631,7 +631,7 @@ def evaluate_run(
     images = ds.test.x if ds.modality == "image" else None
     threshold = Threshold(result["threshold"], result["threshold_source"])
     plots = plot_report(out / "plots", ds.test.y, test, threshold, images, masks) if primary else []
-    curve = _logged_curve(out)
+    curve = logged_curve(out)
     if primary and curve:
         plots.append(plot_training_curve(out / "plots", *curve))
     if primary and images is not None and spec.detector.samples is not None:
@@ -641,7 +641,7 @@ def evaluate_run(
     return _finish_report(spec, out, ds, result, train_seconds, plots)
 
 
-def _logged_curve(out: Path) -> tuple[list[int], list[float], list[float]] | None:
+def logged_curve(out: Path) -> tuple[list[int], list[float], list[float]] | None:
     """(steps, validation mean scores, test AUROCs) of the training curve in out/metrics.jsonl,
     or None where the run logged none."""
     path = out / "metrics.jsonl"

@@ -158,6 +158,25 @@ def test_experiment_peer_rows_run_the_script_once_and_are_evaluated_as_runs_are(
     assert "Peer rows ran with fake 1.0." in (tmp_path / "t.md").read_text()
 
 
+def test_experiment_curves_figure_labels_each_run_by_what_sets_it_apart(tmp_path, monkeypatch):
+    run = _experiments_run(monkeypatch)
+    drawn = {}
+    monkeypatch.setattr(run, "plot_training_curves", lambda path, curves: drawn.update(curves))
+    runs = (
+        run.Run("ganomaly", "mnist", ("anomaly_class=1", "curve_every=5")),
+        run.Run("ganomaly", "mnist", ("anomaly_class=3", "curve_every=5"), seed=1),
+    )
+    experiment = run.Experiment("t", runs)
+    (tmp_path / "t.md").write_text("# t\n")
+    run.write_curves(experiment, {1: ([5], [0.2], [0.6])}, tmp_path)
+    assert drawn == {"ganomaly": ([5], [0.2], [0.6])}  # a lone curve: nothing sets it apart
+    drawn.clear()
+    run.write_curves(experiment, {0: ([5], [0.1], [0.5]), 1: ([5], [0.2], [0.6])}, tmp_path)
+    assert list(drawn) == ["--seed 0 --set anomaly_class=1", "--seed 1 --set anomaly_class=3"]
+    assert "2 runs that logged one" in (tmp_path / "t.md").read_text()
+    assert "`t_curves.png`" in (tmp_path / "t.md").read_text()
+
+
 def _rotation(n: int, seed: int) -> np.ndarray:
     q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(n, n)))
     return q

@@ -4,6 +4,7 @@ anomaly maps, generated samples."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -392,18 +393,31 @@ def plot_training_curve(
     """The training curve of a run (`--set curve_every=N`): the mean score of the validation
     normals (no labels) and, labelled as a diagnostic that selects nothing, the test AUROC, at
     each logged step; returns its name."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_training_curves(out_dir / "training_curve.png", {"": (steps, validation, test_auroc)})
+    return "training_curve"
+
+
+def plot_training_curves(
+    path: Path, curves: Mapping[str, tuple[list[int], list[float], list[float]]]
+) -> None:
+    """Training curves (steps, validation normals' mean score, diagnostic test AUROC) side by
+    side in one figure at `path`, one line per entry, labelled by its key (unlabelled where the
+    key is empty, and a lone curve keeps the two panels' own colours)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
-    left.plot(steps, validation, marker=".")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3) if len(curves) == 1 else (11, 4))
+    for label, (steps, validation, test_auroc) in curves.items():
+        colour = {"color": "tab:red"} if len(curves) == 1 else {}
+        left.plot(steps, validation, marker=".", label=label or None)
+        right.plot(steps, test_auroc, marker=".", label=label or None, **colour)
     left.set(xlabel="step", ylabel="mean score", title="Validation normals (no labels)")
-    right.plot(steps, test_auroc, marker=".", color="tab:red")
     right.set(xlabel="step", ylabel="AUROC", title="Diagnostic: test AUROC (selects nothing)")
+    if any(curves):
+        right.legend(fontsize="x-small", loc="best")
     fig.tight_layout()
-    fig.savefig(out_dir / "training_curve.png", dpi=100, bbox_inches="tight")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
-    return "training_curve"
