@@ -12,8 +12,9 @@ trained by `experiments/peers/anomalib_ganomaly.py` on the arrays our runs read 
 exported by the harness, [-1, 1] pixels, grayscale repeated to the three channels anomalib's
 module takes), with the same batch and the same number of updates, and its scores evaluated by the
 same code as ours (thresholds at the 0.95 quantile of the validation normals). The versions that
-ran are in the table. Seeds 0, 1, 2 on both sides (each run is under 15 minutes on the 2-core
-CPU); the seeds cannot make the two libraries draw the same numbers, only the same budget.
+ran are in the table. Seeds 0, 1, 2 on both sides (our runs take under 15 minutes a seed on the
+2-core CPU; anomalib's took 11-23 minutes a seed on it, shared with another experiment); the
+seeds cannot make the two libraries draw the same numbers, only the same budget.
 
 - KolektorSDD, protocol mvtec, 128x128: 136 training normals, 15 validation normals, 117 test
   images (52 defective); batch 32, 15 epochs of 4 full batches = 60 updates (our `min_updates`
