@@ -5,7 +5,7 @@ extra (anomalib), here in a second virtual environment that GANAD_PEER_PYTHON na
 
     python -m venv ../peers && ../peers/bin/pip install -e ".[peers]"
     GANAD_DATA_DIR=../shared/data GANAD_PEER_PYTHON=../peers/bin/python \\
-        python experiments/run.py experiments/peers_ganomaly.py
+        python experiments/run.py experiments/peers_ganomaly.py [--keep-rows]
 
 Each peer row (`peer anomalib_ganomaly ...`) is anomalib's Lightning GANomaly at its defaults,
 trained by `experiments/peers/anomalib_ganomaly.py` on the arrays our runs read (the split is
@@ -37,6 +37,14 @@ our GANomaly with anomalib's two terms in place of its own (weights 0 on `advers
 KolektorSDD came out above ours, to ask whether the loss explains the gap; they select nothing
 and the library's default stays the released code's.
 
+Added after the three-seed result below (decided before any of these ran): on KolektorSDD,
+seeds 3, 4 and 5 on both sides, and our GANomaly reading the identical three-channel input that
+anomalib's module reads (`channels=3`: the grayscale repeated, which is bit-equal to the exported
+split; `seed_mapping=sequential` trains the six seeds one after another to fit the memory
+beside another experiment and changes no number). The comparison the issue asks for is then
+made on the six seeds of each side, whatever they give; the three-seed rows stay in the table.
+The new rows ran with `--keep-rows`, which trains only the rows the committed table lacks.
+
 Results (experiments/results/peers_ganomaly.md; image AUROC of the latent score, mean +- std
 over seeds 0, 1, 2; anomalib 2.7.0, lightning 2.6.6, torch 2.14.1 on the CPU):
 
@@ -65,7 +73,10 @@ import optax
 from run import Experiment, Peer, Run
 
 SEEDS = (0, 1, 2)
+MORE_SEEDS = (0, 1, 2, 3, 4, 5)  # KolektorSDD's seeds since the first three fell short
 KOLEKTOR = ("image_size=128",)
+KOLEKTOR_OURS = (*KOLEKTOR, "batch_size=32", "epochs=15", "min_updates=0")
+RGB = ("channels=3", "seed_mapping=sequential")  # anomalib's three channels; one seed at a time
 MNIST = ("anomaly_class=3", "image_size=32")
 
 
@@ -91,21 +102,14 @@ def get_config() -> Experiment:
     return Experiment(
         name="peers_ganomaly",
         runs=(
-            *(
-                Run(
-                    "ganomaly",
-                    "kolektorsdd",
-                    (*KOLEKTOR, "batch_size=32", "epochs=15", "min_updates=0"),
-                    seed=s,
-                )
-                for s in SEEDS
-            ),
+            *(Run("ganomaly", "kolektorsdd", KOLEKTOR_OURS, seed=s) for s in MORE_SEEDS),
             *(Run("ganomaly", "mnist", (*MNIST, "epochs=1"), seed=s) for s in SEEDS),
+            *(Run("ganomaly", "kolektorsdd", (*KOLEKTOR_OURS, *RGB), seed=s) for s in MORE_SEEDS),
             *(
                 Run(
                     "ganomaly",
                     "kolektorsdd",
-                    (*KOLEKTOR, "batch_size=32", "epochs=15", "min_updates=0"),
+                    KOLEKTOR_OURS,
                     seed=s,
                     overrides=ANOMALIB_LOSS,
                     extension="anomalib_generator_loss",
@@ -122,7 +126,7 @@ def get_config() -> Experiment:
                     s,
                     ("--epochs", "15", "--batch-size", "32"),
                 )
-                for s in SEEDS
+                for s in MORE_SEEDS
             ),
             *(
                 Peer(

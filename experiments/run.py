@@ -7,6 +7,9 @@ An experiment module defines `get_config()` returning an `Experiment`; each of i
 Runs of one command that differ only by seed are trained together as one program (`ganad train
 --seeds`, into one folder with a run folder per seed; each member equals its single-seed run to
 float rounding), except runs with Python overrides and per-file protocols (SKAB's leaderboard).
+A run or peer whose report is in its folder under --out is not run again; with `--keep-rows`, nor
+is one that has a row in the committed table, so that seeds or rows added to a long experiment
+train only what the table lacks (a fresh checkout has no run folders).
 """
 
 from __future__ import annotations
@@ -240,12 +243,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", type=Path)
     parser.add_argument("--out", type=Path, default=Path("runs/experiments"))
+    parser.add_argument(
+        "--keep-rows",
+        action="store_true",
+        help="runs and peers with a row in the committed table (experiments/results/NAME.json) "
+        "keep it and are not run again",
+    )
     args = parser.parse_args(argv)
     experiment = load(args.config)
+    kept = kept_rows(experiment, RESULTS) if args.keep_rows else {}
     reports: dict[int, dict] = {}
     curves: dict[int, tuple] = {}  # the training curves the runs logged (curve_every)
     programs: dict[int, str] = {}  # the --seeds command each run was trained in
-    for indices in seed_groups(experiment.runs):
+    for group in seed_groups(experiment.runs):
+        indices = [i for i in group if experiment.runs[i].command() not in kept]
+        if not indices:
+            continue
         runs_of_group = [experiment.runs[i] for i in indices]
         first = runs_of_group[0]
         spec = runspec.make_spec(
@@ -275,17 +288,22 @@ def main(argv: list[str] | None = None) -> int:
                 if len(indices) > 1:
                     programs[i] = command
     rows = [
-        {
+        kept[run.command()]
+        if run.command() in kept
+        else {
             **row(run, reports[i], experiment.metrics),
             **({"program": programs[i]} if i in programs else {}),
         }
         for i, run in enumerate(experiment.runs)
-        if i in reports
+        if i in reports or run.command() in kept
     ]
     for baseline in experiment.baselines:
         rows.append(row(baseline, baseline.report(), experiment.metrics))
         print(f"{baseline.command()}: done", flush=True)
     for peer in experiment.peers:
+        if peer.command() in kept:
+            rows.append(kept[peer.command()])
+            continue
         report = peer.report(args.out / experiment.name / folder_name(peer.command()))
         rows.append({**row(peer, report, experiment.metrics), "peer": report["peer"]})
         print(f"{peer.command()}: {report['train_seconds']:.0f} s", flush=True)
@@ -293,6 +311,20 @@ def main(argv: list[str] | None = None) -> int:
     if curves:
         write_curves(experiment, curves)
     return 0
+
+
+def kept_rows(experiment: Experiment, folder: Path) -> dict[str, dict]:
+    """`--keep-rows`: the rows of `folder`/NAME.json (the committed table) of the experiment's
+    runs and peers, by command, each marked `"kept": true`. Such a run or peer is not run again
+    (its report under --out is not read either) and its row goes into the new table as it was;
+    a curve it logged is not redrawn. For a fresh checkout, whose --out is empty, adding seeds
+    or rows to a long experiment then trains only what the table lacks."""
+    path = folder / f"{experiment.name}.json"
+    if not path.exists():
+        return {}
+    previous = {line["command"]: line for line in json.loads(path.read_text())["rows"]}
+    commands = [r.command() for r in experiment.runs] + [p.command() for p in experiment.peers]
+    return {c: {**previous[c], "kept": True} for c in commands if c in previous}
 
 
 def write_curves(experiment: Experiment, curves: dict[int, tuple], folder: Path = RESULTS) -> None:
@@ -423,6 +455,12 @@ def write_results(experiment: Experiment, rows: list[dict], folder: Path) -> Non
             "Runs of one command that differ only by seed were trained together, in one program "
             "(`ganad train --seeds`, its command in each JSON row's `program`); their train s "
             "is that program's.",
+        ]
+    if kept := sum(1 for line in rows if line.get("kept")):
+        lines += [
+            "",
+            f"{kept} of the {len(rows)} rows were kept from an earlier table (`run.py "
+            "--keep-rows`, their JSON rows marked `kept`), not run again for this one.",
         ]
     versions = sorted({line["peer"] for line in rows if "peer" in line})
     if versions:

@@ -158,6 +158,42 @@ def test_experiment_peer_rows_run_the_script_once_and_are_evaluated_as_runs_are(
     assert "Peer rows ran with fake 1.0." in (tmp_path / "t.md").read_text()
 
 
+def test_experiment_keep_rows_trains_only_what_the_committed_table_lacks(tmp_path, monkeypatch):
+    run = _experiments_run(monkeypatch)
+    (tmp_path / "fake.py").write_text(FAKE_PEER)
+    monkeypatch.setattr(run, "PEERS", tmp_path)
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    monkeypatch.delenv("GANAD_PEER_PYTHON", raising=False)
+    runs = tuple(run.Run("ganomaly", "mnist", ("anomaly_class=3",), seed=s) for s in (0, 1, 2))
+    peers = tuple(run.Peer("fake", "breast-cancer", (), s) for s in (0, 1))
+    trained = []
+    monkeypatch.setattr(
+        run.runs, "train_run", lambda spec, folder, **kw: trained.append(kw.get("seeds"))
+    )
+    monkeypatch.setattr(
+        run, "load", lambda path: run.Experiment("t", runs, ("auroc",), peers=peers)
+    )
+    committed = [
+        {**run.row(r, {"auroc": 0.5, "threshold_source": "v", "train_seconds": 1.0}, ("auroc",))}
+        for r in (runs[0], runs[1], peers[0])
+    ]  # fmt: skip
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "t.json").write_text(run.json.dumps({"rows": committed}))
+    run.main(["t.py", "--out", str(tmp_path / "out"), "--keep-rows"])
+    assert trained == [None]  # seed 2 alone, not the committed seeds 0 and 1
+    calls = list((tmp_path / "out" / "t").glob("*/scores.npz.calls"))
+    assert len(calls) == 1 and calls[0].read_text() == "--seed 1\n"  # only the new peer
+    table = run.json.loads((tmp_path / "results" / "t.json").read_text())["rows"]
+    assert [line["command"] for line in table] == [
+        runs[0].command(),
+        runs[1].command(),
+        peers[0].command(),
+        peers[1].command(),
+    ]
+    assert [line.get("kept", False) for line in table] == [True, True, True, False]
+    assert "3 of the 4 rows were kept" in (tmp_path / "results" / "t.md").read_text()
+
+
 def test_experiment_curves_figure_labels_each_run_by_what_sets_it_apart(tmp_path, monkeypatch):
     run = _experiments_run(monkeypatch)
     drawn = {}
