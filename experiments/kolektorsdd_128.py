@@ -1,5 +1,5 @@
 """Skip-GANomaly on KolektorSDD at 128x128, at the paper's 15 epochs, with training curves, 3
-seeds (DED-GAN's rows did not finish).
+seeds (DED-GAN's rows: experiments/kolektorsdd_128_ded_gan.py).
 
 Command (writes experiments/results/kolektorsdd_128.{md,json}):
 
@@ -16,12 +16,8 @@ after 20 updates; nothing of it is in the table). Anomaly maps are smoothed with
 pixels (the 64 px table's 1 pixel at twice the size). Seeds 0, 1, 2, trained as one `--seeds`
 program. Thresholds at the 0.95 quantile of the validation normals.
 
-DED-GAN's rows are not in the table: its three seeds in one unrolled step at 128 px needed more
-than the 24 GiB the machine had beside another experiment (killed for memory); rerun with
-`seed_mapping=sequential` (about 14.5 GiB resident), it had reached step 25 of 30 after an hour
-when the session's processes were stopped. Its setting, not yet run to the end: `ganad train
-ded-gan --data kolektorsdd --seeds 0,1,2` with this table's settings and `--set
-adversarial_ramp_steps=10 --set seed_mapping=sequential` (its ramp a third of the run).
+DED-GAN's rows are in a table of their own, experiments/kolektorsdd_128_ded_gan.py (same split,
+size, budget and curves), trained in a later session, one seed after another for memory.
 
 Each run logs its curve every 5 steps (`curve_every=5`): the mean score of the validation
 normals (no labels) and, as a diagnostic that selects nothing, the test AUROC; the figure is
