@@ -15,7 +15,7 @@ T = 1000 is a third of 15 epochs on a 13,000-image set (`ganad_jax/detectors/ded
 with the default, w would stay below 0.03 for all 30 steps.
 
 One seed: the three seeds in one program did not fit the machine's 24 GiB unrolled (killed for
-memory), and one after another (`seed_mapping=sequential`, about 14.5 GiB, each step copying
+memory), and one after another (`seed_mapping=sequential`, about 14.5 GiB, as each step then copied
 every member's state) they took over an hour; twice they were stopped unfinished, once by the
 end of a session, once killed for memory beside another experiment at step 10 of 30. A single
 run holds only its own state.

@@ -13,7 +13,7 @@ from helpers import sample_inputs, tiny_config
 from ganad_jax import detectors
 from ganad_jax.detectors import ConfigError
 from ganad_jax.scoring import make_scorer, score_dataset
-from ganad_jax.seeds import fit_seeds, parse_seeds
+from ganad_jax.seeds import fit_seeds, member, parse_seeds, sequential_step
 from ganad_jax.train import TrainingDiverged, TrainOptions, fit
 
 OPTIONS = TrainOptions(max_steps=3, log_every=1, progress=False)
@@ -230,3 +230,16 @@ def test_a_sweep_trains_each_value_as_its_own_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:  # argparse refuses it
         main(["train", "egbad", "--sweep", "lr=1e-3", *tiny])
     assert exited.value.code == 2 and "--sweep expects KEY=V1,V2" in capsys.readouterr().err
+
+
+def test_sequential_step_donates_each_members_state_and_copies_none():
+    # stacked states would be sliced out and stacked again every step (a copy of every member)
+    one = jax.jit(lambda state, data, perm, index, key: (state + 1.0, {"m": state.sum()}),
+                  donate_argnums=0)  # fmt: skip
+    states = [jnp.zeros(4), jnp.ones(4)]
+    step = sequential_step([one, one])
+    new, metrics = step(states, None, jnp.zeros((2, 1)), 0, jnp.zeros(2))
+    assert isinstance(new, list) and [float(s[0]) for s in new] == [1.0, 2.0]
+    assert all(s.is_deleted() for s in states)  # donated in place, not copied from a stack
+    np.testing.assert_array_equal(np.asarray(metrics["m"]), [0.0, 4.0])
+    assert member(new, 1) is new[1]
