@@ -79,6 +79,7 @@ MORE_SEEDS = (0, 1, 2, 3, 4, 5)  # KolektorSDD's seeds since the first three fel
 KOLEKTOR = ("image_size=128",)
 KOLEKTOR_OURS = (*KOLEKTOR, "batch_size=32", "epochs=15", "min_updates=0")
 RGB = ("channels=3",)  # the three channels anomalib's module reads
+PAD4 = ("first_padding=4",)  # anomalib's first-layer padding (a diagnostic)
 MNIST = ("anomaly_class=3", "image_size=32")
 
 
@@ -107,6 +108,7 @@ def get_config() -> Experiment:
             *(Run("ganomaly", "kolektorsdd", KOLEKTOR_OURS, seed=s) for s in MORE_SEEDS),
             *(Run("ganomaly", "mnist", (*MNIST, "epochs=1"), seed=s) for s in SEEDS),
             *(Run("ganomaly", "kolektorsdd", (*KOLEKTOR_OURS, *RGB), seed=s) for s in SEEDS),
+            *(Run("ganomaly", "kolektorsdd", (*KOLEKTOR_OURS, *PAD4), seed=s) for s in SEEDS),
             *(
                 Run(
                     "ganomaly",

@@ -230,3 +230,29 @@ def test_skip_ganomaly_scores_the_distance_of_the_codes():
 def test_reinit_threshold_is_a_checked_field():
     with pytest.raises(ValueError, match="reinit_d_below"):
         dataclasses.replace(tiny_config("ganomaly"), reinit_d_below=-1.0)
+
+
+def test_first_padding_4_is_anomalibs_first_layer_and_still_ends_at_4x4():
+    # anomalib's input layer: Conv2d(C, 64, 4, stride 2, padding 4): (128 + 8 - 4) // 2 + 1 = 67,
+    # then 67 -> 33 -> 16 -> 8 -> 4 (the released code: 128 -> 64 -> ... -> 4)
+    x = jnp.zeros((2, 128, 128, 3))
+    encoder = ganomaly.Encoder(100, 64, first_padding=4)
+    variables = jax.eval_shape(lambda: encoder.init(jax.random.key(0), x, train=False))
+    first = jax.eval_shape(
+        lambda v: encoder.apply(v, x, train=False, capture_intermediates=True), variables
+    )[1]["intermediates"]["Conv_0"]["__call__"][0]
+    assert first.shape == (2, 67, 67, 64)
+    z, features = jax.eval_shape(lambda v: encoder.apply(v, x, train=False), variables)
+    assert z.shape == (2, 100) and features.shape == (2, 4, 4, 1024)
+    reference = ganomaly.Encoder(100, 64)
+    same = jax.eval_shape(lambda: reference.init(jax.random.key(0), x, train=False))
+    assert _count(variables["params"]) == _count(same["params"])  # padding adds no weight
+    _, _, d_features = _paper_size_discriminator(ganomaly.Discriminator(64, first_padding=4), x)
+    assert d_features.shape == (2, 4, 4, 1024)
+    with pytest.raises(ValueError, match="leaves a 5x5 map"):
+        small = jnp.zeros((1, 16, 16, 1))
+        ganomaly.Encoder(8, 4, first_padding=4).init(jax.random.key(0), small, train=False)
+    config = tiny_config("ganomaly", first_padding=4, image_size=32)
+    x = sample_inputs("ganomaly", config, 4)
+    state = detectors.get("ganomaly").init(config, jax.random.key(0), x)
+    assert detectors.get("ganomaly").score(config, state, x).value.shape == (4,)

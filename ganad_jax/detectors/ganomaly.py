@@ -41,6 +41,10 @@ Deviations from the released code, and why:
 - inputs are pixels mapped to [-1, 1] on every data set; the released code feeds MNIST normalised
   by mean 0.1307 / std 0.3081 (`lib/data.py`, about [-0.42, 2.82]) into its tanh decoder, whose
   output cannot reach most of that range (CIFAR-10 it maps to [-1, 1], as here);
+- `first_padding` (default 1, the released code's) is not a deviation but a comparison: anomalib's
+  GANomaly pads the first convolution of its encoders and discriminator by 4 where the released
+  `Encoder` pads by 1; `--set first_padding=4` builds anomalib's layers (see
+  experiments/peers_ganomaly.py);
 - the released scripts (`experiments/run_mnist.sh`, `run_cifar.sh`) always pass `--manualseed`,
   which pools the normal images of both files and re-splits them 80/20; `--set pooled_seed=M`
   makes that split (`ganad_jax.data.images.one_class_anomalous`), the default keeps the files'
@@ -58,7 +62,7 @@ import jax
 import jax.numpy as jnp
 
 from ganad_jax import losses
-from ganad_jax.detectors import Detector, Scores, State, register
+from ganad_jax.detectors import Detector, Range, Scores, State, register
 from ganad_jax.detectors.ganomaly_family import (
     TINY,
     FamilyConfig,
@@ -84,8 +88,13 @@ class GANomalyConfig(FamilyConfig):
         "contextual": 50.0,
         "encoder": 1.0,
     }
+    RANGES: ClassVar[Mapping[str, Range]] = {**FamilyConfig.RANGES, "first_padding": Range(0, 8)}
 
     latent: int = 100
+    first_padding: int = 1
+    """Zero padding of the first convolution of G's two encoders and of D: 1 as the released
+    code (`lib/networks.py`), 4 as anomalib's GANomaly (`models/image/ganomaly/torch_model.py`),
+    for comparing with it (`nn.dcgan.Encoder`)."""
 
 
 class Generator(nn.Module):
@@ -95,19 +104,24 @@ class Generator(nn.Module):
     channels: int
     latent: int
     features: int
+    first_padding: int = 1
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> tuple[jnp.ndarray, ...]:
         """Return (reconstruction, latent code, latent code of the reconstruction)."""
-        z, _ = Encoder(self.latent, self.features, name="encoder1")(x, train)
+        pad = self.first_padding
+        z, _ = Encoder(self.latent, self.features, first_padding=pad, name="encoder1")(x, train)
         x_hat = Decoder(self.image_size, self.channels, self.features, name="decoder")(z, train)
-        z_hat, _ = Encoder(self.latent, self.features, name="encoder2")(x_hat, train)
+        encoder2 = Encoder(self.latent, self.features, first_padding=pad, name="encoder2")
+        z_hat, _ = encoder2(x_hat, train)
         return x_hat, z, z_hat
 
 
 def networks(config: GANomalyConfig, x: jnp.ndarray) -> tuple[Generator, Discriminator]:
-    generator = Generator(config.image_size, x.shape[-1], config.latent, config.features)
-    return generator, Discriminator(config.features)
+    generator = Generator(
+        config.image_size, x.shape[-1], config.latent, config.features, config.first_padding
+    )
+    return generator, Discriminator(config.features, first_padding=config.first_padding)
 
 
 def init(config: GANomalyConfig, key: jax.Array, sample_batch: jnp.ndarray) -> State:

@@ -49,21 +49,31 @@ def normalization(norm: str, train: bool) -> Callable[[jnp.ndarray], jnp.ndarray
 class Encoder(nn.Module):
     """Image (N, S, S, C) to latent (N, latent) and the last 4x4 feature map (N, 4, 4, F).
 
-    `norm` selects the normalisation of the hidden layers (see `normalization`)."""
+    `norm` selects the normalisation of the hidden layers (see `normalization`). `first_padding`
+    is the zero padding of the first convolution: 1 in DCGAN and GANomaly's released code
+    (`lib/networks.py`), 4 in anomalib's GANomaly (`torch_model.py`, its `input_layers`), whose
+    first map is then S / 2 + 3 wide (67 at 128) and the later ones round down to 4x4 all the
+    same, for S >= 32."""
 
     latent: int
     features: int = 64
     norm: str = "batch"
+    first_padding: int = 1
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
         """Return (latent code, 4x4 features)."""
         stages = check_image_size(x.shape[1])
-        h = nn.leaky_relu(Conv(self.features)(x), 0.2)
+        h = nn.leaky_relu(Conv(self.features, padding=self.first_padding)(x), 0.2)
         width = self.features
         for _ in range(stages - 1):
             width *= 2
             h = nn.leaky_relu(normalization(self.norm, train)(Conv(width)(h)), 0.2)
+        if h.shape[1:3] != (4, 4):
+            raise ValueError(
+                f"first_padding={self.first_padding} at image size {x.shape[1]} leaves a "
+                f"{h.shape[1]}x{h.shape[2]} map where the encoder needs 4x4"
+            )
         z = Conv(self.latent, kernel=4, stride=1, padding=0)(h)
         return z.reshape(z.shape[0], self.latent), h
 
@@ -91,15 +101,18 @@ class Decoder(nn.Module):
 class Discriminator(nn.Module):
     """DCGAN discriminator: the encoder with one output logit; returns (logit (N,), features).
 
-    With `norm="layer"` or `"none"` it is a WGAN-GP critic (no batch statistics)."""
+    With `norm="layer"` or `"none"` it is a WGAN-GP critic (no batch statistics);
+    `first_padding` is the encoder's."""
 
     features: int = 64
     norm: str = "batch"
+    first_padding: int = 1
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
         """Return (real/fake logit, last 4x4 feature map)."""
-        logit, features = Encoder(1, self.features, self.norm, name="body")(x, train)
+        body = Encoder(1, self.features, self.norm, self.first_padding, name="body")
+        logit, features = body(x, train)
         return logit[:, 0], features
 
 
