@@ -47,6 +47,15 @@ the memory beside another experiment; at 20 of 60 steps after 27 minutes that di
 session, and it was stopped and cut to three seeds in one program before any of it was scored.)
 The new rows ran with `--keep-rows`, which trains only the rows the committed table lacks.
 
+Added once the six seeds of each side were in (before it ran), as a diagnostic like the
+generator-loss rows: a comparison of the two modules layer by layer found that anomalib's
+encoders and discriminator pad their first convolution by 4 (`Conv2d(C, 64, 4, 2, padding=4)`
+in `anomalib/models/image/ganomaly/torch_model.py`, its `Encoder`'s `input_layers`; first map
+67x67 at 128 px), where the released `Encoder` (`lib/networks.py`) and ours pad by 1 (64x64);
+the parameter counts are equal (G 38,359,424, D 11,164,416 at 3 channels). The rows `--set
+first_padding=4` are our GANomaly with anomalib's padding, seeds 0, 1, 2, all else unchanged;
+they select nothing and the default stays the released code's.
+
 Results (experiments/results/peers_ganomaly.md; image AUROC of the latent score, mean +- std
 over seeds 0, 1, 2; anomalib 2.7.0, lightning 2.6.6, torch 2.14.1 on the CPU):
 
