@@ -23,7 +23,18 @@ run holds only its own state.
 Thresholds at the 0.95 quantile of the validation normals; the reported metrics are those of the
 last step; the curves' test AUROC is a diagnostic that selects nothing.
 
-Results: not yet run to the end.
+Results (experiments/results/kolektorsdd_128_ded_gan.md; seed 0; the run trained 1,123 s on the
+2-core CPU, shared with another experiment): image AUROC 0.486, AUPRC 0.501, pixel AUROC 0.693,
+PRO 0.197; the reconstruction head (reported, not selected) 0.511. Its curve
+(experiments/results/kolektorsdd_128_ded_gan_curves.png) has not flattened: as the adversarial
+weight ramps up, the validation normals' mean score (the distance of the two codes) climbs from
+0.19 at step 5 to 1.91 at step 25 and 1.95 at step 30, and the diagnostic test AUROC goes 0.49,
+0.55, 0.56, 0.53, 0.52, 0.49. Its first curve point equals the step-5 point of the interrupted
+sequential run of the same seed to every digit (0.19038847, 0.48905), as a member must equal
+its single run. Thirty updates are far too few for this model on a 136-image set: at 64 px and
+features 32 with 120 updates (experiments/kolektorsdd_encoder_decoder.py) DED-GAN scored 0.572
++- 0.028 over three seeds; PCA and the nearest training normal at 64 px score 0.617 and 0.596
+(experiments/image_baselines.py).
 """
 
 from kolektorsdd_128 import COMMON
