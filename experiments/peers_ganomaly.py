@@ -56,6 +56,16 @@ the parameter counts are equal (G 38,359,424, D 11,164,416 at 3 channels). The r
 first_padding=4` are our GANomaly with anomalib's padding, seeds 0, 1, 2, all else unchanged;
 they select nothing and the default stays the released code's.
 
+Six-seed results (experiments/results/peers_ganomaly.md): on KolektorSDD ours 0.490 +- 0.029
+(seeds 3-5: 0.466 / 0.502 / 0.496), anomalib 0.553 +- 0.039 (seeds 3-5: 0.540 / 0.522 / 0.592):
+ours falls short by 0.063, about three standard errors, so the gap is not seed noise. Neither
+diagnostic closes it: on anomalib's three-channel input ours scores 0.483 +- 0.041 (0.454 /
+0.464 / 0.529), and with anomalib's first-layer padding 0.476 +- 0.046 (0.444 / 0.454 / 0.528).
+What remains untested: anomalib's BatchNorm scales drawn from N(1, 0.02) (the released code's
+too), PyTorch's unbiased running variance, and the two frameworks' numerics. Wall times on the
+shared CPU: ours 2,110 s for seeds 3-5 in one program, 2,359 s (three channels) and 1,945 s
+(padding 4); anomalib 1,119-1,256 s a seed.
+
 Results (experiments/results/peers_ganomaly.md; image AUROC of the latent score, mean +- std
 over seeds 0, 1, 2; anomalib 2.7.0, lightning 2.6.6, torch 2.14.1 on the CPU):
 
